@@ -1,0 +1,96 @@
+//! What a connection needs to know to open and handshake.
+
+use std::time::Duration;
+
+use crate::error::{Error, Result};
+
+/// The default `connectTimeoutMS`.
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The largest `appName` in bytes (handshake.md, Limitations).
+pub const MAX_APP_NAME_BYTES: usize = 128;
+
+/// Options for opening one connection.
+///
+/// ```
+/// use std::time::Duration;
+/// use mongopool::ConnectionOptions;
+/// let opts = ConnectionOptions {
+///     app_name: Some("inventory".into()),
+///     socket_timeout: Some(Duration::from_secs(5)),
+///     ..ConnectionOptions::default()
+/// };
+/// opts.validate().unwrap();
+/// ```
+#[derive(Clone, Debug, PartialEq)]
+pub struct ConnectionOptions {
+    /// `connectTimeoutMS`: the limit for the TCP connect and the handshake. `None` means no limit.
+    /// Default 10 s.
+    pub connect_timeout: Option<Duration>,
+    /// `socketTimeoutMS`: the read/write limit once established. `None` (the default) means none.
+    pub socket_timeout: Option<Duration>,
+    /// `appName`, sent in the handshake and visible in server logs (at most 128 bytes).
+    pub app_name: Option<String>,
+    /// `loadBalanced`: handshake with `hello` and `loadBalanced: true`.
+    pub load_balanced: bool,
+    /// A library wrapping mongopool, appended to the handshake's driver metadata.
+    pub driver_info: Option<DriverInfo>,
+}
+
+impl Default for ConnectionOptions {
+    fn default() -> Self {
+        ConnectionOptions {
+            connect_timeout: Some(DEFAULT_CONNECT_TIMEOUT),
+            socket_timeout: None,
+            app_name: None,
+            load_balanced: false,
+            driver_info: None,
+        }
+    }
+}
+
+impl ConnectionOptions {
+    /// Checks the options, returning a typed error naming the bad one.
+    pub fn validate(&self) -> Result<()> {
+        if let Some(name) = &self.app_name {
+            if name.len() > MAX_APP_NAME_BYTES {
+                return Err(Error::invalid_argument(format!(
+                    "appName must be at most {MAX_APP_NAME_BYTES} bytes, got {}",
+                    name.len()
+                )));
+            }
+        }
+        for (what, t) in [("connectTimeoutMS", self.connect_timeout), ("socketTimeoutMS", self.socket_timeout)] {
+            if t == Some(Duration::ZERO) {
+                return Err(Error::invalid_argument(format!(
+                    "{what}: use None for no timeout, not a zero duration"
+                )));
+            }
+        }
+        if let Some(info) = &self.driver_info {
+            info.validate()?;
+        }
+        Ok(())
+    }
+}
+
+/// Metadata of a library that wraps mongopool (handshake.md, Supporting Wrapping Libraries).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct DriverInfo {
+    /// The wrapping library's name.
+    pub name: String,
+    /// Its version.
+    pub version: Option<String>,
+    /// Its platform information.
+    pub platform: Option<String>,
+}
+
+impl DriverInfo {
+    fn validate(&self) -> Result<()> {
+        let fields = [Some(&self.name), self.version.as_ref(), self.platform.as_ref()];
+        if fields.into_iter().flatten().any(|s| s.contains('|')) {
+            return Err(Error::invalid_argument("driver info fields must not contain '|'"));
+        }
+        Ok(())
+    }
+}

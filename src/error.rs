@@ -1,0 +1,409 @@
+//! The one error type of the crate.
+//!
+//! Every fallible call returns [`Error`]: an [`ErrorKind`] a caller can match on, the server
+//! address where there is one, and the error labels (`RetryableError`,
+//! `SystemOverloadedError`, and those a server sent). Messages never carry credentials.
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::address::ServerAddress;
+
+/// The label the pool adds to retryable errors (CMAP "PoolClearedError extends RetryableError").
+pub const RETRYABLE_ERROR: &str = "RetryableError";
+/// The label the pool adds to network errors during establishment (CMAP "Backpressure-enabled").
+pub const SYSTEM_OVERLOADED_ERROR: &str = "SystemOverloadedError";
+
+/// A convenience alias for `Result<T, mongopool::Error>`.
+pub type Result<T> = std::result::Result<T, Error>;
+
+/// An error from mongopool.
+///
+/// ```
+/// use mongopool::{Error, ErrorKind};
+/// let err = Error::invalid_argument("maxConnecting must be greater than 0");
+/// assert!(matches!(err.kind(), ErrorKind::InvalidArgument { .. }));
+/// assert!(!err.is_retryable());
+/// ```
+#[derive(Clone)]
+pub struct Error {
+    inner: Box<Inner>,
+}
+
+#[derive(Clone)]
+struct Inner {
+    kind: ErrorKind,
+    address: Option<ServerAddress>,
+    labels: BTreeSet<String>,
+}
+
+/// What went wrong. Match on this to decide what to do with an [`Error`].
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// A socket-level failure: refused, reset, closed by the peer, unreachable.
+    Io {
+        /// The operating system's classification.
+        kind: std::io::ErrorKind,
+        /// The underlying error.
+        source: Arc<std::io::Error>,
+    },
+    /// A connect, read or write did not finish in time.
+    Timeout {
+        /// What timed out (for example "connect" or "read").
+        operation: &'static str,
+        /// The limit that was exceeded.
+        after: Duration,
+    },
+    /// The peer sent bytes that are not a valid MongoDB wire message.
+    Protocol {
+        /// What was wrong with the frame.
+        message: String,
+    },
+    /// The server answered a command with `ok: 0`.
+    Command(CommandError),
+    /// An option, URI or call argument is invalid.
+    InvalidArgument {
+        /// What was wrong and with which option.
+        message: String,
+    },
+    /// Host name resolution failed or produced no address.
+    Dns {
+        /// Why resolution failed.
+        message: String,
+    },
+    /// A TLS certificate or host name could not be verified, or TLS could not be configured.
+    Tls {
+        /// The TLS library's explanation.
+        message: String,
+    },
+    /// Authentication failed (wrong credentials, unsupported mechanism, a server that could not
+    /// prove it knows the password).
+    Authentication {
+        /// What failed.
+        message: String,
+    },
+    /// Check-out from a closed pool (CMAP `PoolClosedError`).
+    PoolClosed,
+    /// Check-out from a paused pool, or a waiter evicted by `clear()` (CMAP `PoolClearedError`,
+    /// retryable).
+    PoolCleared {
+        /// Why the pool was cleared.
+        cause: String,
+    },
+    /// No connection became available before the wait-queue timeout (CMAP
+    /// `WaitQueueTimeoutError`).
+    WaitQueueTimeout {
+        /// The timeout that expired.
+        timeout: Duration,
+        /// Connections checked out at the moment of the timeout.
+        in_use: u32,
+        /// Connections being established.
+        pending: u32,
+        /// Connections idle in the pool.
+        available: u32,
+        /// Threads waiting in the queue, not counting the one that timed out.
+        waiters: u32,
+        /// The pool's maxPoolSize (0 = unlimited).
+        max_pool_size: u32,
+    },
+    /// A connection was used after it had been closed or marked errored.
+    ConnectionClosed,
+    /// The pool interrupted this in-use connection while clearing with
+    /// `interrupt_in_use_connections` (retryable, like [`ErrorKind::PoolCleared`]).
+    ConnectionInterrupted,
+    /// An internal invariant did not hold. Seeing this is a bug in mongopool.
+    Internal {
+        /// What went wrong.
+        message: String,
+    },
+}
+
+/// A command failure reported by the server (`ok: 0`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct CommandError {
+    /// The numeric error code.
+    pub code: i32,
+    /// The error's name, e.g. `HostUnreachable`.
+    pub code_name: String,
+    /// The server's message.
+    pub message: String,
+}
+
+impl Error {
+    /// Creates an error of the given kind with no address and no labels.
+    pub fn new(kind: ErrorKind) -> Self {
+        Error {
+            inner: Box::new(Inner {
+                kind,
+                address: None,
+                labels: BTreeSet::new(),
+            }),
+        }
+    }
+
+    /// An [`ErrorKind::InvalidArgument`] error.
+    pub fn invalid_argument(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::InvalidArgument {
+            message: message.into(),
+        })
+    }
+
+    /// An [`ErrorKind::Protocol`] error.
+    pub fn protocol(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Protocol {
+            message: message.into(),
+        })
+    }
+
+    /// An [`ErrorKind::Authentication`] error.
+    pub fn authentication(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Authentication {
+            message: message.into(),
+        })
+    }
+
+    /// An [`ErrorKind::Internal`] error.
+    pub(crate) fn internal(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Internal {
+            message: message.into(),
+        })
+    }
+
+    /// Classifies an I/O error, turning the socket timeouts into [`ErrorKind::Timeout`].
+    pub(crate) fn from_io(err: std::io::Error, operation: &'static str, limit: Option<Duration>) -> Self {
+        match (err.kind(), limit) {
+            (std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut, Some(after)) => {
+                Self::new(ErrorKind::Timeout { operation, after })
+            }
+            (kind, _) => Self::new(ErrorKind::Io {
+                kind,
+                source: Arc::new(err),
+            }),
+        }
+    }
+
+    /// What went wrong.
+    pub fn kind(&self) -> &ErrorKind {
+        &self.inner.kind
+    }
+
+    /// The server the error concerns, where known.
+    pub fn address(&self) -> Option<&ServerAddress> {
+        self.inner.address.as_ref()
+    }
+
+    /// Sets the server address unless one is already set.
+    pub fn with_address(mut self, address: &ServerAddress) -> Self {
+        if self.inner.address.is_none() {
+            self.inner.address = Some(address.clone());
+        }
+        self
+    }
+
+    /// The error labels, sorted: those the pool added and those the server sent.
+    pub fn error_labels(&self) -> impl Iterator<Item = &str> {
+        self.inner.labels.iter().map(String::as_str)
+    }
+
+    /// Whether the error carries `label`.
+    pub fn has_label(&self, label: &str) -> bool {
+        self.inner.labels.contains(label)
+    }
+
+    /// Adds an error label.
+    pub fn add_label(&mut self, label: impl Into<String>) {
+        self.inner.labels.insert(label.into());
+    }
+
+    /// Adds an error label, builder style.
+    pub fn with_label(mut self, label: impl Into<String>) -> Self {
+        self.add_label(label);
+        self
+    }
+
+    /// Whether retrying the operation on a fresh connection may succeed: the error has the
+    /// `RetryableError` label or is a [`ErrorKind::PoolCleared`].
+    pub fn is_retryable(&self) -> bool {
+        self.has_label(RETRYABLE_ERROR)
+            || matches!(
+                self.kind(),
+                ErrorKind::PoolCleared { .. } | ErrorKind::ConnectionInterrupted
+            )
+    }
+
+    /// Whether this is a network error or timeout (the connection that saw it is perished).
+    pub fn is_network_error(&self) -> bool {
+        matches!(
+            self.kind(),
+            ErrorKind::Io { .. } | ErrorKind::Timeout { .. } | ErrorKind::ConnectionClosed
+        )
+    }
+
+    /// Whether this is a network timeout.
+    pub fn is_timeout(&self) -> bool {
+        matches!(self.kind(), ErrorKind::Timeout { .. })
+    }
+
+    /// The server's error code for a [`ErrorKind::Command`] error.
+    pub fn code(&self) -> Option<i32> {
+        match self.kind() {
+            ErrorKind::Command(c) => Some(c.code),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for ErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ErrorKind::Io { source, .. } => write!(f, "I/O error: {source}"),
+            ErrorKind::Timeout { operation, after } => {
+                write!(f, "{operation} timed out after {} ms", after.as_millis())
+            }
+            ErrorKind::Protocol { message } => write!(f, "protocol error: {message}"),
+            ErrorKind::Command(c) => write!(
+                f,
+                "command failed with error {} ({}): {}",
+                c.code, c.code_name, c.message
+            ),
+            ErrorKind::InvalidArgument { message } => write!(f, "invalid argument: {message}"),
+            ErrorKind::Dns { message } => write!(f, "DNS resolution failed: {message}"),
+            ErrorKind::Tls { message } => write!(f, "TLS error: {message}"),
+            ErrorKind::Authentication { message } => write!(f, "authentication failed: {message}"),
+            ErrorKind::PoolClosed => {
+                write!(f, "Attempted to check out a connection from closed connection pool")
+            }
+            ErrorKind::PoolCleared { cause } => write!(
+                f,
+                "Connection pool was cleared because another operation failed with: {cause}"
+            ),
+            ErrorKind::WaitQueueTimeout {
+                timeout,
+                in_use,
+                pending,
+                available,
+                waiters,
+                max_pool_size,
+            } => {
+                write!(
+                    f,
+                    "Timed out while checking out a connection from connection pool after {} ms: \
+                     {in_use} in use, {pending} pending, {available} available, {waiters} other threads waiting",
+                    timeout.as_millis()
+                )?;
+                if *max_pool_size > 0 {
+                    write!(f, " (maxPoolSize {max_pool_size})")?;
+                }
+                Ok(())
+            }
+            ErrorKind::ConnectionClosed => write!(f, "the connection is closed"),
+            ErrorKind::ConnectionInterrupted => {
+                write!(f, "Connection interrupted due to server monitor timeout")
+            }
+            ErrorKind::Internal { message } => write!(f, "internal error (a bug in mongopool): {message}"),
+        }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The CMAP messages name the address first ("Connection pool for <address> was cleared").
+        match (&self.inner.address, &self.inner.kind) {
+            (Some(addr), ErrorKind::PoolCleared { cause }) => write!(
+                f,
+                "Connection pool for {addr} was cleared because another operation failed with: {cause}"
+            )?,
+            (Some(addr), ErrorKind::ConnectionInterrupted) => {
+                write!(f, "Connection to {addr} interrupted due to server monitor timeout")?
+            }
+            (Some(addr), kind) => write!(f, "{addr}: {kind}")?,
+            (None, kind) => write!(f, "{kind}")?,
+        }
+        if !self.inner.labels.is_empty() {
+            let labels: Vec<&str> = self.error_labels().collect();
+            write!(f, " [labels: {}]", labels.join(", "))?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Debug for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Error")
+            .field("kind", &self.inner.kind)
+            .field("address", &self.inner.address.as_ref().map(|a| a.to_string()))
+            .field("labels", &self.inner.labels)
+            .finish()
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match &self.inner.kind {
+            ErrorKind::Io { source, .. } => Some(source.as_ref()),
+            _ => None,
+        }
+    }
+}
+
+impl From<ErrorKind> for Error {
+    fn from(kind: ErrorKind) -> Self {
+        Error::new(kind)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pool_cleared_is_retryable_and_names_the_address() {
+        let addr: ServerAddress = "db.example:27018".parse().unwrap();
+        let err = Error::new(ErrorKind::PoolCleared {
+            cause: "connection refused".into(),
+        })
+        .with_address(&addr);
+        assert!(err.is_retryable());
+        assert_eq!(
+            err.to_string(),
+            "Connection pool for db.example:27018 was cleared because another operation failed with: connection refused"
+        );
+    }
+
+    #[test]
+    fn wait_queue_timeout_message_has_the_counts() {
+        let err = Error::new(ErrorKind::WaitQueueTimeout {
+            timeout: Duration::from_millis(50),
+            in_use: 4,
+            pending: 1,
+            available: 0,
+            waiters: 7,
+            max_pool_size: 5,
+        });
+        let text = err.to_string();
+        assert!(text.starts_with("Timed out while checking out a connection from connection pool"));
+        assert!(text.contains("4 in use, 1 pending, 0 available, 7 other threads waiting"), "{text}");
+    }
+
+    #[test]
+    fn labels_are_kept_sorted_and_unique() {
+        let err = Error::protocol("x")
+            .with_label(SYSTEM_OVERLOADED_ERROR)
+            .with_label(RETRYABLE_ERROR)
+            .with_label(RETRYABLE_ERROR);
+        let labels: Vec<&str> = err.error_labels().collect();
+        assert_eq!(labels, vec![RETRYABLE_ERROR, SYSTEM_OVERLOADED_ERROR]);
+        assert!(err.is_retryable());
+    }
+
+    #[test]
+    fn io_timeouts_become_timeout_kind() {
+        let io = std::io::Error::from(std::io::ErrorKind::WouldBlock);
+        let err = Error::from_io(io, "read", Some(Duration::from_millis(10)));
+        assert!(err.is_timeout());
+        assert!(err.is_network_error());
+    }
+}

@@ -1,0 +1,4 @@
+//! Shared test support: the SecantusDB harness.
+#![allow(dead_code)]
+
+pub mod server;
