@@ -238,10 +238,6 @@ impl Connection {
         self.id = id;
         self.generation = generation;
     }
-
-    pub(crate) fn interrupter(&self) -> &Arc<Interrupter> {
-        &self.interrupter
-    }
 }
 
 /// Adds the backpressure labels to network errors and timeouts (CMAP "Backpressure-enabled").

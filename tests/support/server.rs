@@ -85,7 +85,6 @@ impl TestServer {
             std::process::id(),
             SEQ.fetch_add(1, Ordering::Relaxed)
         ));
-        std::fs::create_dir_all(&dir).expect("create server temp dir");
         let mut server = TestServer {
             address: ServerAddress::tcp("127.0.0.1", port),
             process: None,
@@ -103,16 +102,18 @@ impl TestServer {
             Some(p) => p.display().to_string(),
             None => ":memory:".to_owned(),
         };
+        std::fs::create_dir_all(&self.dir).expect("create server temp dir");
         let log = self.dir.join("server.log");
         // The wrapper: run the server, wait for a line (or EOF) on stdin, then stop it with
-        // SIGKILL ("kill") or SIGTERM (anything else), wait, and remove the temp dir.
+        // SIGKILL ("kill") or SIGTERM (anything else), wait, and remove the temp dir (which
+        // holds the server's `secantus_wt_*` folder, since TMPDIR points there).
         let script = r#"
             "$@" >"$MP_LOG" 2>&1 &
             pid=$!
             read -r cmd
             if [ "$cmd" = kill ]; then kill -KILL "$pid" 2>/dev/null; else kill -TERM "$pid" 2>/dev/null; fi
             wait "$pid" 2>/dev/null
-            if [ "$cmd" != keep ]; then rm -rf "$MP_TMP"/secantus_wt_* 2>/dev/null; fi
+            rm -rf "$MP_TMP" 2>/dev/null
         "#;
         let mut cmd = Command::new("sh");
         cmd.arg("-c")

@@ -1,0 +1,26 @@
+//! What the pool hands a check-out: a connection, the right to create one, or an error.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use crate::conn::{Connection, Interrupter};
+use crate::error::Error;
+
+/// The outcome of a check-out request, decided under the pool's mutex.
+pub(crate) enum Grant {
+    /// An available, non-perished connection, already counted as in use.
+    Connection(Connection),
+    /// A pending slot: the connection is counted in `total` and `pending`, its
+    /// ConnectionCreated event is emitted, and the holder must establish it outside the lock.
+    Create(PendingConnection),
+    /// The check-out fails (pool cleared or closed while waiting).
+    Fail(Error),
+}
+
+/// A connection in the "pending" state.
+pub(crate) struct PendingConnection {
+    pub(crate) id: u64,
+    pub(crate) generation: u32,
+    pub(crate) created: Instant,
+    pub(crate) interrupter: Arc<Interrupter>,
+}

@@ -1,0 +1,90 @@
+//! The RAII check-out guard.
+
+use std::ops::{Deref, DerefMut};
+use std::sync::Arc;
+
+use super::Shared;
+use crate::conn::Connection;
+
+/// A checked-out connection. It dereferences to [`Connection`] and goes back to the pool that
+/// made it when dropped (cmap.md "withConnection"); since only the guard can check a connection
+/// in, a connection can never be checked in to another pool.
+///
+/// ```
+/// # use std::sync::Arc;
+/// # use mongopool::{Connection, Establisher, Interrupter, Pool, PoolOptions, ServerAddress};
+/// # struct Fake;
+/// # impl Establisher for Fake {
+/// #     fn establish(&self, a: &ServerAddress, _: Arc<Interrupter>) -> mongopool::Result<Connection> {
+/// #         Ok(Connection::detached(a.clone()))
+/// #     }
+/// # }
+/// # let pool = Pool::with_establisher("db:27017".parse()?, PoolOptions::default(), Arc::new(Fake))?;
+/// pool.ready()?;
+/// {
+///     let conn = pool.check_out()?;
+///     assert_eq!(pool.status().in_use, 1);
+/// } // checked in here
+/// assert_eq!(pool.status().available, 1);
+/// let conn = pool.check_out()?;
+/// conn.discard(); // closed instead of reused
+/// assert_eq!(pool.status().total, 0);
+/// # Ok::<(), mongopool::Error>(())
+/// ```
+pub struct PooledConnection {
+    /// `Some` from check-out until the guard is consumed or dropped.
+    conn: Option<Connection>,
+    shared: Arc<Shared>,
+}
+
+impl PooledConnection {
+    pub(crate) fn new(conn: Connection, shared: Arc<Shared>) -> Self {
+        PooledConnection {
+            conn: Some(conn),
+            shared,
+        }
+    }
+
+    /// Checks the connection in now (the same as dropping the guard).
+    pub fn check_in(self) {
+        drop(self)
+    }
+
+    /// Marks the connection errored and checks it in, so the pool closes it.
+    pub fn discard(mut self) {
+        self.mark_errored();
+    }
+
+    fn conn(&self) -> &Connection {
+        // Only `Drop` takes the connection out, and nothing can use the guard after that.
+        self.conn.as_ref().expect("PooledConnection used after check-in")
+    }
+}
+
+impl Deref for PooledConnection {
+    type Target = Connection;
+    fn deref(&self) -> &Connection {
+        self.conn()
+    }
+}
+
+impl DerefMut for PooledConnection {
+    fn deref_mut(&mut self) -> &mut Connection {
+        // See `conn()`.
+        self.conn.as_mut().expect("PooledConnection used after check-in")
+    }
+}
+
+impl Drop for PooledConnection {
+    fn drop(&mut self) {
+        if let Some(conn) = self.conn.take() {
+            self.shared.check_in(conn);
+        }
+    }
+}
+
+impl std::fmt::Debug for PooledConnection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("PooledConnection").field(&self.conn).finish()
+    }
+}

@@ -1,0 +1,643 @@
+//! The CMAP connection pool.
+//!
+//! One `parking_lot::Mutex` guards the whole pool state ([`state`]); a FIFO queue of waiter
+//! slots, each with its own `Condvar` ([`wait_queue`]), hands connections to check-outs in
+//! arrival order; one background thread per pool ([`background`]) keeps minPoolSize, prunes
+//! perished connections and performs interrupts. Establishment and socket teardown always
+//! happen outside the mutex.
+
+mod background;
+mod establish;
+mod grant;
+mod guard;
+mod logging;
+mod options;
+mod state;
+mod wait_queue;
+
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Instant;
+
+use crossbeam_channel::{Receiver, Sender};
+use parking_lot::{Condvar, Mutex, MutexGuard};
+
+pub use establish::{Establisher, TcpEstablisher};
+pub use guard::PooledConnection;
+pub use logging::LOG_TARGET;
+pub use options::{
+    PoolOptions, PoolOptionsBuilder, DEFAULT_MAINTENANCE_INTERVAL, DEFAULT_MAX_CONNECTING, DEFAULT_MAX_POOL_SIZE,
+};
+pub use state::PoolState;
+
+use crate::address::ServerAddress;
+use crate::conn::Connection;
+use crate::error::{Error, ErrorKind, Result, RETRYABLE_ERROR};
+use crate::events::{
+    dispatch_to_handler, CmapEvent, CmapEventHandler, ConnectionCheckOutFailedReason, ConnectionCheckOutStartedEvent,
+    ConnectionCheckedInEvent, ConnectionClosedReason, ConnectionReadyEvent, DroppedEvents, PoolClosedEvent,
+    PoolCreatedEvent, PoolCreatedOptions, PoolReadyEvent,
+};
+use grant::{Grant, PendingConnection};
+use state::State;
+use wait_queue::WaiterSlot;
+
+/// A snapshot of a pool's counters (see [`Pool::status`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PoolStatus {
+    /// All connections: pending + available + in use.
+    pub total: u32,
+    /// Established connections waiting in the pool.
+    pub available: u32,
+    /// Connections being established.
+    pub pending: u32,
+    /// Connections checked out.
+    pub in_use: u32,
+    /// Threads waiting in the wait queue.
+    pub waiters: u32,
+    /// The pool's generation (incremented by every clear).
+    pub generation: u32,
+    /// The life-cycle state.
+    pub state: PoolState,
+}
+
+/// A pool of connections to one server, implementing the CMAP specification.
+///
+/// A pool starts **paused**: check-outs fail with a retryable [`ErrorKind::PoolCleared`] until
+/// [`Pool::ready`] is called (by you, or by a [`crate::Client`]'s monitor after a successful
+/// server check). Cloning a `Pool` gives another handle to the same pool; dropping the last
+/// handle closes it.
+///
+/// ```no_run
+/// use mongopool::{Pool, PoolOptions};
+/// let pool = Pool::new("localhost:27017".parse()?, PoolOptions::builder().max_pool_size(10).build()?)?;
+/// pool.ready()?;
+/// let mut conn = pool.check_out()?;
+/// let reply = conn.run_command("admin", bson::doc! { "ping": 1 })?;
+/// println!("{reply}");
+/// # Ok::<(), mongopool::Error>(())
+/// ```
+#[derive(Clone)]
+pub struct Pool {
+    handle: Arc<Handle>,
+}
+
+/// Closes the pool when the last [`Pool`] handle goes away. Connection guards and pool
+/// threads hold `Shared` directly, so they keep the state alive but not the pool open.
+struct Handle {
+    shared: Arc<Shared>,
+}
+
+impl Drop for Handle {
+    fn drop(&mut self) {
+        self.shared.close();
+    }
+}
+
+pub(crate) struct Shared {
+    pub(crate) address: ServerAddress,
+    pub(crate) options: PoolOptions,
+    pub(crate) establisher: Arc<dyn Establisher>,
+    /// The one mutex: see [`state`] for what it guards and the invariants it keeps.
+    pub(crate) state: Mutex<State>,
+    /// The background thread sleeps here; signalled with `bg_wake` set (or on close).
+    pub(crate) bg_cv: Condvar,
+    /// Join handles of the pool's threads. Never locked while `state` is held.
+    threads: Mutex<Threads>,
+    /// The process id source (a function so tests can simulate a fork).
+    pub(crate) pid: fn() -> u32,
+}
+
+#[derive(Default)]
+struct Threads {
+    background: Option<JoinHandle<()>>,
+    populators: Vec<JoinHandle<()>>,
+}
+
+impl Pool {
+    /// Creates a paused pool that opens real connections with `options.connection()`, and
+    /// emits PoolCreated (cmap.md "Creating a Connection Pool").
+    pub fn new(address: ServerAddress, options: PoolOptions) -> Result<Pool> {
+        Self::builder(address).options(options).build()
+    }
+
+    /// Creates a paused pool that establishes connections with `establisher`.
+    pub fn with_establisher(
+        address: ServerAddress,
+        options: PoolOptions,
+        establisher: Arc<dyn Establisher>,
+    ) -> Result<Pool> {
+        Self::builder(address).options(options).establisher(establisher).build()
+    }
+
+    /// A builder, for subscribing to events before the pool exists (so that the subscriber
+    /// sees PoolCreated) or injecting an [`Establisher`].
+    ///
+    /// ```
+    /// use mongopool::{CmapEvent, Pool, PoolOptions};
+    /// let (tx, rx) = crossbeam_channel::unbounded();
+    /// let pool = Pool::builder("localhost:27017".parse()?)
+    ///     .options(PoolOptions::builder().max_pool_size(5).build()?)
+    ///     .event_sender(tx)
+    ///     .build()?;
+    /// assert!(matches!(rx.try_recv(), Ok(CmapEvent::PoolCreated(_))));
+    /// # Ok::<(), mongopool::Error>(())
+    /// ```
+    pub fn builder(address: ServerAddress) -> PoolBuilder {
+        PoolBuilder {
+            address,
+            options: PoolOptions::default(),
+            establisher: None,
+            senders: Vec::new(),
+            handlers: Vec::new(),
+            pid: std::process::id,
+        }
+    }
+
+    fn shared(&self) -> &Arc<Shared> {
+        &self.handle.shared
+    }
+
+    /// The server this pool connects to.
+    pub fn address(&self) -> &ServerAddress {
+        &self.shared().address
+    }
+
+    /// The pool's options.
+    pub fn options(&self) -> &PoolOptions {
+        &self.shared().options
+    }
+
+    /// Marks the pool ready (cmap.md "Marking a Connection Pool as Ready"): check-outs are
+    /// served and minPoolSize is populated. Does nothing if already ready; a closed pool
+    /// cannot be made ready and returns [`ErrorKind::PoolClosed`].
+    pub fn ready(&self) -> Result<()> {
+        self.shared().ready()
+    }
+
+    /// Checks a connection out, waiting in FIFO order if none is available (cmap.md
+    /// "Checking Out a Connection").
+    ///
+    /// Errors: [`ErrorKind::PoolClosed`]; [`ErrorKind::PoolCleared`] (retryable) when the pool
+    /// is paused or is cleared while waiting; [`ErrorKind::WaitQueueTimeout`] with the pool's
+    /// counts; or the error that establishing a new connection met.
+    pub fn check_out(&self) -> Result<PooledConnection> {
+        self.shared().check_out()
+    }
+
+    /// Clears the pool (cmap.md "Clearing a non-load balanced pool"): all current connections
+    /// become stale, the pool pauses, every waiter fails at once with a retryable
+    /// [`ErrorKind::PoolCleared`]. With `interrupt_in_use_connections`, the background thread
+    /// immediately closes the sockets of connections in use, so their operations fail fast.
+    pub fn clear(&self, interrupt_in_use_connections: bool) {
+        self.clear_with_cause(interrupt_in_use_connections, "the pool was cleared by the application");
+    }
+
+    /// Like [`Pool::clear`], recording `cause` (the error that made the caller clear the pool)
+    /// for the PoolClearedError of later check-outs.
+    pub fn clear_with_cause(&self, interrupt_in_use_connections: bool, cause: impl std::fmt::Display) {
+        self.shared().clear(interrupt_in_use_connections, cause.to_string());
+    }
+
+    /// Closes the pool (cmap.md "Closing a Connection Pool"): closes available connections,
+    /// fails waiters, stops and joins the background thread and any population threads.
+    /// Connections still checked out are closed when they are checked in.
+    pub fn close(&self) {
+        self.shared().close();
+    }
+
+    /// Subscribes to the pool's events over an unbounded channel. Events are sent in the order
+    /// the pool's state changed. With no subscriber (and no logger at debug level for
+    /// [`LOG_TARGET`]) no event is built at all.
+    pub fn subscribe(&self) -> Receiver<CmapEvent> {
+        self.shared().state.lock().subscribers.add_unbounded()
+    }
+
+    /// Subscribes over a bounded channel: when it is full, events are dropped (never blocking
+    /// the pool) and counted in the returned [`DroppedEvents`].
+    pub fn subscribe_bounded(&self, capacity: usize) -> (Receiver<CmapEvent>, DroppedEvents) {
+        self.shared().state.lock().subscribers.add_bounded(capacity)
+    }
+
+    /// Delivers events to `handler` on a dedicated thread, in order. The thread ends when the
+    /// pool's state is dropped (the pool closed and every connection returned).
+    pub fn subscribe_handler(&self, handler: Arc<dyn CmapEventHandler>) -> Result<()> {
+        spawn_handler(handler, self.subscribe())
+    }
+
+    /// The pool's counters right now.
+    pub fn status(&self) -> PoolStatus {
+        let st = self.shared().state.lock();
+        PoolStatus {
+            total: st.total,
+            available: st.available.len() as u32,
+            pending: st.pending,
+            in_use: st.in_use(),
+            waiters: st.waiters.len() as u32,
+            generation: st.generation,
+            state: st.phase,
+        }
+    }
+}
+
+/// Builds a [`Pool`] (see [`Pool::builder`]).
+pub struct PoolBuilder {
+    address: ServerAddress,
+    options: PoolOptions,
+    establisher: Option<Arc<dyn Establisher>>,
+    senders: Vec<Sender<CmapEvent>>,
+    handlers: Vec<Arc<dyn CmapEventHandler>>,
+    pid: fn() -> u32,
+}
+
+impl PoolBuilder {
+    /// The pool's options (default: [`PoolOptions::default`]).
+    pub fn options(mut self, options: PoolOptions) -> Self {
+        self.options = options;
+        self
+    }
+
+    /// How connections are established (default: [`TcpEstablisher`] with the options'
+    /// connection settings).
+    pub fn establisher(mut self, establisher: Arc<dyn Establisher>) -> Self {
+        self.establisher = Some(establisher);
+        self
+    }
+
+    /// Sends every event, from PoolCreated on, into `sender`. One sender may serve several
+    /// pools, giving one merged stream.
+    pub fn event_sender(mut self, sender: Sender<CmapEvent>) -> Self {
+        self.senders.push(sender);
+        self
+    }
+
+    /// Delivers every event, from PoolCreated on, to `handler` on a dedicated thread.
+    pub fn event_handler(mut self, handler: Arc<dyn CmapEventHandler>) -> Self {
+        self.handlers.push(handler);
+        self
+    }
+
+    #[cfg(test)]
+    pub(crate) fn pid_source(mut self, pid: fn() -> u32) -> Self {
+        self.pid = pid;
+        self
+    }
+
+    /// Validates the options, creates the paused pool, emits PoolCreated and starts the
+    /// background thread.
+    pub fn build(mut self) -> Result<Pool> {
+        self.options.validate()?;
+        let establisher = self
+            .establisher
+            .take()
+            .unwrap_or_else(|| Arc::new(TcpEstablisher::new(self.options.connection().clone())));
+        let mut state = State::new(self.address.clone(), &self.options, (self.pid)());
+        for sender in self.senders {
+            state.subscribers.add_sender(sender);
+        }
+        for handler in self.handlers {
+            spawn_handler(handler, state.subscribers.add_unbounded())?;
+        }
+        let shared = Arc::new(Shared {
+            address: self.address,
+            options: self.options,
+            establisher,
+            state: Mutex::new(state),
+            bg_cv: Condvar::new(),
+            threads: Mutex::new(Threads::default()),
+            pid: self.pid,
+        });
+        shared.emit_pool_created();
+        shared.start_background()?;
+        Ok(Pool {
+            handle: Arc::new(Handle { shared }),
+        })
+    }
+}
+
+fn spawn_handler(handler: Arc<dyn CmapEventHandler>, events: Receiver<CmapEvent>) -> Result<()> {
+    std::thread::Builder::new()
+        .name("mongopool-events".into())
+        .spawn(move || {
+            for event in events {
+                dispatch_to_handler(handler.as_ref(), event);
+            }
+        })
+        .map(|_| ())
+        .map_err(|e| Error::internal(format!("cannot start the event handler thread: {e}")))
+}
+
+impl std::fmt::Debug for Pool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pool")
+            .field("address", &self.address().to_string())
+            .field("status", &self.status())
+            .finish()
+    }
+}
+
+impl Shared {
+    fn emit_pool_created(&self) {
+        let mut options = PoolCreatedOptions::default();
+        for (key, value) in self.options.user_specified() {
+            match key {
+                "maxIdleTimeMS" => options.max_idle_time_ms = Some(value),
+                "minPoolSize" => options.min_pool_size = Some(value),
+                "maxPoolSize" => options.max_pool_size = Some(value),
+                "maxConnecting" => options.max_connecting = Some(value),
+                _ => options.wait_queue_timeout_ms = Some(value),
+            }
+        }
+        self.state.lock().emit(|address| {
+            CmapEvent::PoolCreated(PoolCreatedEvent {
+                address: address.clone(),
+                options,
+            })
+        });
+    }
+
+    fn start_background(self: &Arc<Self>) -> Result<()> {
+        if self.options.maintenance_interval().is_none() {
+            return Ok(());
+        }
+        let shared = self.clone();
+        let handle = std::thread::Builder::new()
+            .name(format!("mongopool-bg-{}", self.address))
+            .spawn(move || background::run(shared))
+            .map_err(|e| Error::internal(format!("cannot start the pool's background thread: {e}")))?;
+        self.threads.lock().background = Some(handle);
+        Ok(())
+    }
+
+    fn wake_background(&self, st: &mut State) {
+        st.bg_wake = true;
+        self.bg_cv.notify_one();
+    }
+
+    fn ready(&self) -> Result<()> {
+        let mut st = self.state.lock();
+        match st.phase {
+            PoolState::Closed => Err(st.closed_error()),
+            PoolState::Ready => Ok(()),
+            PoolState::Paused => {
+                st.phase = PoolState::Ready;
+                // PoolReady is emitted before the background thread may create anything
+                // (cmap.md "Marking a Connection Pool as Ready"): it needs this same lock.
+                st.emit(|address| CmapEvent::PoolReady(PoolReadyEvent { address: address.clone() }));
+                self.wake_background(&mut st);
+                Ok(())
+            }
+        }
+    }
+
+    /// Detects a fork (cmap.md "Forking", "Not Fork-Safe"): in a child process the inherited
+    /// connections and threads are unusable, so the pool clears itself and starts a new
+    /// background thread. Returns the inherited connections to drop outside the lock.
+    fn after_fork(self: &Arc<Self>, st: &mut MutexGuard<'_, State>) -> Vec<Connection> {
+        st.pid = (self.pid)();
+        let mut closed = Vec::new();
+        let phase = st.phase;
+        st.clear(false, "the process forked; connections inherited from the parent were closed".into());
+        st.prune(&mut closed);
+        if phase == PoolState::Ready {
+            st.phase = PoolState::Ready;
+            st.emit(|address| CmapEvent::PoolReady(PoolReadyEvent { address: address.clone() }));
+        }
+        // The parent's threads do not exist here: forget their handles and start anew.
+        let mut threads = self.threads.lock();
+        std::mem::forget(std::mem::take(&mut *threads));
+        drop(threads);
+        if phase != PoolState::Closed {
+            if let Err(e) = MutexGuard::unlocked(st, || self.start_background()) {
+                log::warn!(target: LOG_TARGET, "after fork: {e}");
+            }
+        }
+        closed
+    }
+
+    fn check_out(self: &Arc<Self>) -> Result<PooledConnection> {
+        let mut st = self.state.lock();
+        let mut closed = Vec::new();
+        if st.pid != (self.pid)() {
+            closed = self.after_fork(&mut st);
+        }
+        let wait_timeout = self.options.wait_queue_timeout();
+        let started = (st.listening() || wait_timeout.is_some()).then(Instant::now);
+        st.emit(|address| {
+            CmapEvent::ConnectionCheckOutStarted(ConnectionCheckOutStartedEvent { address: address.clone() })
+        });
+        let grant = match st.phase {
+            PoolState::Closed => {
+                let err = st.closed_error();
+                st.emit_check_out_failed(ConnectionCheckOutFailedReason::PoolClosed, &err, started);
+                return Err(err);
+            }
+            PoolState::Paused => {
+                let err = st.cleared_error();
+                st.emit_check_out_failed(ConnectionCheckOutFailedReason::ConnectionError, &err, started);
+                return Err(err);
+            }
+            PoolState::Ready => {
+                // Only a newcomer facing an empty queue may serve itself (no overtaking).
+                let immediate = if st.waiters.is_empty() {
+                    st.next_grant(1, &mut closed)
+                } else {
+                    None
+                };
+                match immediate {
+                    Some(Grant::Connection(conn)) => {
+                        st.emit_checked_out(conn.id(), started);
+                        Grant::Connection(conn)
+                    }
+                    Some(other) => other,
+                    None => match self.wait(&mut st, started, wait_timeout) {
+                        Ok(grant) => grant,
+                        Err(err) => {
+                            drop(st);
+                            drop(closed);
+                            return Err(err);
+                        }
+                    },
+                }
+            }
+        };
+        drop(st);
+        drop(closed);
+        match grant {
+            // The CheckedOut event was emitted when the grant was made.
+            Grant::Connection(conn) => Ok(PooledConnection::new(conn, self.clone())),
+            Grant::Fail(err) => Err(err),
+            Grant::Create(pending) => self.establish_for_check_out(pending, started),
+        }
+    }
+
+    /// Waits in the queue until granted or until the deadline (cmap.md "WaitQueue": timeout
+    /// aggressively). A waiter that times out leaves the queue at once; a grant that raced
+    /// with the timeout is still taken, so nothing granted is ever lost.
+    fn wait(&self, st: &mut MutexGuard<'_, State>, started: Option<Instant>, timeout: Option<std::time::Duration>) -> Result<Grant> {
+        let slot = WaiterSlot::new(started);
+        st.waiters.push(slot.clone());
+        // A longer queue can make a create-grant possible (see `State::next_grant`).
+        let mut closed = Vec::new();
+        st.dispatch(&mut closed);
+        if !closed.is_empty() {
+            MutexGuard::unlocked(st, || drop(closed));
+        }
+        let deadline = timeout.and_then(|t| started.map(|s| s + t));
+        loop {
+            if let Some(grant) = slot.take() {
+                return Ok(grant);
+            }
+            match deadline {
+                None => slot.cv.wait(st),
+                Some(deadline) => {
+                    if slot.cv.wait_until(st, deadline).timed_out() {
+                        if let Some(grant) = slot.take() {
+                            return Ok(grant);
+                        }
+                        st.waiters.remove(&slot);
+                        let err = Error::new(ErrorKind::WaitQueueTimeout {
+                            timeout: timeout.unwrap_or_default(),
+                            in_use: st.in_use(),
+                            pending: st.pending,
+                            available: st.available.len() as u32,
+                            waiters: st.waiters.len() as u32,
+                            max_pool_size: self.options.max_pool_size(),
+                        })
+                        .with_address(&self.address);
+                        st.emit_check_out_failed(ConnectionCheckOutFailedReason::Timeout, &err, started);
+                        return Err(err);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Establishes a pending connection for the thread that checks it out, outside the lock.
+    fn establish_for_check_out(
+        self: &Arc<Self>,
+        pending: PendingConnection,
+        started: Option<Instant>,
+    ) -> Result<PooledConnection> {
+        let result = self.establisher.establish(&self.address, pending.interrupter.clone());
+        let mut st = self.state.lock();
+        let mut closed = Vec::new();
+        let outcome = match result {
+            Ok(mut conn) => {
+                conn.set_pool_identity(pending.id, pending.generation);
+                st.finish_pending(pending.id);
+                let id = pending.id;
+                let duration = pending.created.elapsed();
+                st.emit(|address| {
+                    CmapEvent::ConnectionReady(ConnectionReadyEvent {
+                        address: address.clone(),
+                        connection_id: id,
+                        duration,
+                    })
+                });
+                st.emit_checked_out(id, started);
+                Ok(conn)
+            }
+            Err(err) => {
+                let err = if pending.interrupter.is_interrupted() {
+                    Error::new(ErrorKind::ConnectionInterrupted)
+                        .with_address(&self.address)
+                        .with_label(RETRYABLE_ERROR)
+                } else {
+                    err.with_address(&self.address)
+                };
+                st.discard_pending(pending.id, ConnectionClosedReason::Error, Some(err.clone()));
+                st.emit_check_out_failed(ConnectionCheckOutFailedReason::ConnectionError, &err, started);
+                Err(err)
+            }
+        };
+        // The pending slot is free: a waiter held back by maxConnecting may proceed.
+        st.dispatch(&mut closed);
+        drop(st);
+        drop(closed);
+        outcome.map(|conn| PooledConnection::new(conn, self.clone()))
+    }
+
+    /// Checks a connection in (cmap.md "Checking In a Connection").
+    pub(crate) fn check_in(&self, mut conn: Connection) {
+        let mut st = self.state.lock();
+        let mut closed = Vec::new();
+        let id = conn.id();
+        st.emit(|address| {
+            CmapEvent::ConnectionCheckedIn(ConnectionCheckedInEvent {
+                address: address.clone(),
+                connection_id: id,
+            })
+        });
+        let reason = if st.phase == PoolState::Closed {
+            Some(ConnectionClosedReason::PoolClosed)
+        } else if conn.generation() != st.generation {
+            Some(ConnectionClosedReason::Stale)
+        } else if conn.is_errored() {
+            Some(ConnectionClosedReason::Error)
+        } else {
+            None
+        };
+        match reason {
+            Some(reason) => {
+                st.close_connection(conn, reason, None, &mut closed);
+                if st.total < self.options.min_pool_size() && st.phase == PoolState::Ready {
+                    self.wake_background(&mut st);
+                }
+            }
+            None => {
+                if self.options.max_idle_time().is_some() {
+                    conn.last_used = Instant::now();
+                }
+                st.available.push_front(conn);
+            }
+        }
+        st.dispatch(&mut closed);
+        drop(st);
+        drop(closed);
+    }
+
+    fn clear(&self, interrupt_in_use: bool, cause: String) {
+        let mut st = self.state.lock();
+        st.clear(interrupt_in_use, cause);
+        if self.options.maintenance_interval().is_some() {
+            self.bg_cv.notify_one();
+        } else {
+            // No background thread: interrupt right here (socket shutdowns do not block).
+            let interrupts = st.take_interrupts();
+            drop(st);
+            interrupts.iter().for_each(|i| i.interrupt());
+        }
+    }
+
+    fn close(&self) {
+        let mut st = self.state.lock();
+        if st.phase == PoolState::Closed {
+            return;
+        }
+        let mut closed = Vec::new();
+        let populating = st.close(&mut closed);
+        st.emit(|address| CmapEvent::PoolClosed(PoolClosedEvent { address: address.clone() }));
+        self.bg_cv.notify_one();
+        drop(st);
+        drop(closed);
+        populating.iter().for_each(|i| i.interrupt());
+        let threads = std::mem::take(&mut *self.threads.lock());
+        let current = std::thread::current().id();
+        for handle in threads.background.into_iter().chain(threads.populators) {
+            if handle.thread().id() != current {
+                let _ = handle.join();
+            }
+        }
+    }
+
+    /// Records a population thread so `close()` can join it; forgets finished ones.
+    fn track_populator(&self, handle: JoinHandle<()>) {
+        let mut threads = self.threads.lock();
+        threads.populators.retain(|h| !h.is_finished());
+        threads.populators.push(handle);
+    }
+}
+
+#[cfg(test)]
+mod tests;
