@@ -110,9 +110,7 @@ impl ServerAddress {
             (host, port)
         } else {
             match input.rsplit_once(':') {
-                Some((h, _)) if h.contains(':') => {
-                    return Err(bad("IPv6 literals must be enclosed in '[' and ']'"))
-                }
+                Some((h, _)) if h.contains(':') => return Err(bad("IPv6 literals must be enclosed in '[' and ']'")),
                 Some((h, p)) => (h, Some(p)),
                 None => (input, None),
             }
@@ -120,7 +118,10 @@ impl ServerAddress {
         if host.is_empty() {
             return Err(bad("empty host"));
         }
-        if host.chars().any(|c| c.is_whitespace() || c == '/' || c == '?' || c == '@') {
+        if host
+            .chars()
+            .any(|c| c.is_whitespace() || c == '/' || c == '?' || c == '@')
+        {
             return Err(bad("host contains an invalid character"));
         }
         let port = match port {
@@ -157,9 +158,15 @@ mod tests {
 
     #[test]
     fn parses_the_forms() {
-        assert_eq!(ServerAddress::parse("localhost").unwrap(), ServerAddress::tcp("localhost", 27017));
+        assert_eq!(
+            ServerAddress::parse("localhost").unwrap(),
+            ServerAddress::tcp("localhost", 27017)
+        );
         assert_eq!(ServerAddress::parse("a.b:1").unwrap(), ServerAddress::tcp("a.b", 1));
-        assert_eq!(ServerAddress::parse("127.0.0.1:27018").unwrap().to_string(), "127.0.0.1:27018");
+        assert_eq!(
+            ServerAddress::parse("127.0.0.1:27018").unwrap().to_string(),
+            "127.0.0.1:27018"
+        );
         assert_eq!(ServerAddress::parse("[::1]").unwrap().to_string(), "[::1]:27017");
         assert_eq!(ServerAddress::parse("[fe80::1]:9").unwrap().host(), "fe80::1");
         assert_eq!(
@@ -170,7 +177,18 @@ mod tests {
 
     #[test]
     fn rejects_bad_input_with_typed_errors() {
-        for bad in ["", ":27017", "h:0", "h:65536", "h:x", "::1", "[::1", "[nothost]:1", "[::1]x", "a b:1"] {
+        for bad in [
+            "",
+            ":27017",
+            "h:0",
+            "h:65536",
+            "h:x",
+            "::1",
+            "[::1",
+            "[nothost]:1",
+            "[::1]x",
+            "a b:1",
+        ] {
             let err = ServerAddress::parse(bad).unwrap_err();
             assert!(
                 matches!(err.kind(), crate::ErrorKind::InvalidArgument { .. }),

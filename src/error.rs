@@ -385,7 +385,10 @@ mod tests {
         });
         let text = err.to_string();
         assert!(text.starts_with("Timed out while checking out a connection from connection pool"));
-        assert!(text.contains("4 in use, 1 pending, 0 available, 7 other threads waiting"), "{text}");
+        assert!(
+            text.contains("4 in use, 1 pending, 0 available, 7 other threads waiting"),
+            "{text}"
+        );
     }
 
     #[test]

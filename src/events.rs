@@ -369,11 +369,7 @@ impl Subscribers {
         let mut event = Some(event);
         let mut disconnected = Vec::new();
         for (i, sub) in self.list.iter().enumerate() {
-            let ev = if i == last {
-                event.take()
-            } else {
-                event.clone()
-            };
+            let ev = if i == last { event.take() } else { event.clone() };
             let Some(ev) = ev else { break };
             match sub.sender.try_send(ev) {
                 Ok(()) => {}

@@ -15,7 +15,9 @@ use std::time::{Duration, Instant};
 use bson::{doc, Document};
 use crossbeam_channel::{Receiver, Sender};
 use mongopool::events::CmapEvent;
-use mongopool::{Connection, Error, ErrorKind, Establisher, Interrupter, Pool, PoolOptions, PooledConnection, ServerAddress};
+use mongopool::{
+    Connection, Error, ErrorKind, Establisher, Interrupter, Pool, PoolOptions, PooledConnection, ServerAddress,
+};
 use parking_lot::Mutex;
 use serde_json::{json, Map, Value};
 use support::server::TestServer;
@@ -122,7 +124,9 @@ fn run_file(path: &Path) -> Result<(), String> {
 
 /// `runOn`: the server must satisfy one requirement; an unsatisfiable test fails.
 fn check_run_on(test: &Value, server: &TestServer) -> Result<(), String> {
-    let Some(reqs) = test["runOn"].as_array() else { return Ok(()) };
+    let Some(reqs) = test["runOn"].as_array() else {
+        return Ok(());
+    };
     let info = server.admin(doc! { "buildInfo": 1 });
     let version: Vec<u64> = info
         .get_str("version")
@@ -201,7 +205,9 @@ impl EventLog {
                 return Ok(());
             }
             if Instant::now() > deadline {
-                return Err(format!("waitForEvent: saw {n} of {count} {name} events within {timeout:?}"));
+                return Err(format!(
+                    "waitForEvent: saw {n} of {count} {name} events within {timeout:?}"
+                ));
             }
             std::thread::sleep(Duration::from_millis(2));
         }
@@ -245,7 +251,11 @@ fn run_test(test: &Value, server: Option<&TestServer>) -> Result<(), String> {
         Some(s) => Pool::builder(s.address().clone()),
         None => Pool::builder("localhost:27017".parse().unwrap()).establisher(Arc::new(DetachedEstablisher)),
     };
-    let pool = builder.options(options).event_sender(tx).build().map_err(|e| e.to_string())?;
+    let pool = builder
+        .options(options)
+        .event_sender(tx)
+        .build()
+        .map_err(|e| e.to_string())?;
     let ctx = Arc::new(Ctx {
         pool,
         events: EventLog {
@@ -263,7 +273,10 @@ fn run_test(test: &Value, server: Option<&TestServer>) -> Result<(), String> {
         let name = op["name"].as_str().ok_or("operation without name")?;
         if let Some(thread) = op["thread"].as_str() {
             let worker = workers.get(thread).ok_or(format!("thread {thread} was not started"))?;
-            worker.ops.send(op.clone()).map_err(|_| format!("thread {thread} is gone"))?;
+            worker
+                .ops
+                .send(op.clone())
+                .map_err(|_| format!("thread {thread} is gone"))?;
             continue;
         }
         let result = match name {
@@ -295,7 +308,10 @@ fn run_test(test: &Value, server: Option<&TestServer>) -> Result<(), String> {
             "waitForEvent" => {
                 let event = op["event"].as_str().ok_or("waitForEvent without event")?;
                 let count = op["count"].as_u64().ok_or("waitForEvent without count")? as usize;
-                let timeout = op["timeout"].as_u64().map(Duration::from_millis).unwrap_or(DEFAULT_WAIT_FOR_EVENT);
+                let timeout = op["timeout"]
+                    .as_u64()
+                    .map(Duration::from_millis)
+                    .unwrap_or(DEFAULT_WAIT_FOR_EVENT);
                 ctx.events.wait_for(event, count, timeout)?;
                 Ok(())
             }
@@ -340,7 +356,9 @@ fn run_op(ctx: &Ctx, op: &Value) -> Result<(), Error> {
                     c.check_in();
                     Ok(())
                 }
-                None => Err(Error::invalid_argument(format!("no checked-out connection labelled {label}"))),
+                None => Err(Error::invalid_argument(format!(
+                    "no checked-out connection labelled {label}"
+                ))),
             }
         }
         "clear" => {
@@ -360,7 +378,10 @@ fn run_op(ctx: &Ctx, op: &Value) -> Result<(), Error> {
         "waitForEvent" => {
             let event = op["event"].as_str().unwrap_or_default();
             let count = op["count"].as_u64().unwrap_or(1) as usize;
-            let timeout = op["timeout"].as_u64().map(Duration::from_millis).unwrap_or(DEFAULT_WAIT_FOR_EVENT);
+            let timeout = op["timeout"]
+                .as_u64()
+                .map(Duration::from_millis)
+                .unwrap_or(DEFAULT_WAIT_FOR_EVENT);
             ctx.events
                 .wait_for(event, count, timeout)
                 .map_err(Error::invalid_argument)
@@ -392,9 +413,12 @@ fn check_outcome(test: &Value, ctx: &Ctx, main_error: Option<Error>) -> Result<(
         .collect();
     let expected = test["events"].as_array().cloned().unwrap_or_default();
     for (i, exp) in expected.iter().enumerate() {
-        let act = actual
-            .get(i)
-            .ok_or_else(|| format!("expected event #{i} {exp}, but only {} events: {actual:#?}", actual.len()))?;
+        let act = actual.get(i).ok_or_else(|| {
+            format!(
+                "expected event #{i} {exp}, but only {} events: {actual:#?}",
+                actual.len()
+            )
+        })?;
         matches(act, exp, &format!("event #{i}")).map_err(|e| format!("{e}\nactual events: {actual:#?}"))?;
     }
     Ok(())
@@ -438,7 +462,10 @@ fn event_to_json(e: &CmapEvent) -> Value {
             m.insert("options".into(), Value::Object(o));
         }
         CmapEvent::PoolCleared(c) => {
-            m.insert("interruptInUseConnections".into(), json!(c.interrupt_in_use_connections));
+            m.insert(
+                "interruptInUseConnections".into(),
+                json!(c.interrupt_in_use_connections),
+            );
         }
         CmapEvent::ConnectionReady(r) => {
             m.insert("duration".into(), ms(r.duration));

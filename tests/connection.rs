@@ -24,7 +24,11 @@ fn handshake_exposes_the_hello_reply() {
     let hello = conn.hello_reply().expect("hello reply");
     assert!(hello.max_wire_version >= 6, "maxWireVersion {}", hello.max_wire_version);
     assert!(hello.max_message_size_bytes >= 1024 * 1024);
-    assert!(conn.server_connection_id().is_some(), "connectionId missing: {:?}", hello.raw);
+    assert!(
+        conn.server_connection_id().is_some(),
+        "connectionId missing: {:?}",
+        hello.raw
+    );
     assert!(!conn.is_errored());
 }
 
@@ -42,7 +46,10 @@ fn ping_and_insert_find_round_trip() {
             doc! { "insert": &coll, "documents": [ { "_id": 1, "name": "ada" }, { "_id": 2, "name": "grace" } ] },
         )
         .unwrap();
-    assert_eq!(inserted.get_i32("n").ok().map(i64::from).or(inserted.get_i64("n").ok()), Some(2));
+    assert_eq!(
+        inserted.get_i32("n").ok().map(i64::from).or(inserted.get_i64("n").ok()),
+        Some(2)
+    );
     let found = conn
         .run_command("mongopool_test", doc! { "find": &coll, "filter": { "name": "grace" } })
         .unwrap();
@@ -90,7 +97,10 @@ fn a_server_that_never_answers_hits_the_timeout() {
     let err = Connection::connect(&addr, &options).unwrap_err();
     let took = start.elapsed();
     assert!(err.is_timeout(), "{err:?}");
-    assert!(took >= Duration::from_millis(250) && took < Duration::from_secs(3), "{took:?}");
+    assert!(
+        took >= Duration::from_millis(250) && took < Duration::from_secs(3),
+        "{took:?}"
+    );
     drop(listener);
 }
 

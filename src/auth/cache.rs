@@ -141,12 +141,8 @@ mod tests {
         assert_eq!(a.client_key, b.client_key);
         cache.keys(m, &pw, b"other", 4096).unwrap();
         cache.keys(m, &pw, b"salt", 4097).unwrap();
-        cache
-            .keys(AuthMechanism::ScramSha1, &pw, b"salt", 4096)
-            .unwrap();
-        cache
-            .keys(m, &PreparedPassword::raw("pencil2"), b"salt", 4096)
-            .unwrap();
+        cache.keys(AuthMechanism::ScramSha1, &pw, b"salt", 4096).unwrap();
+        cache.keys(m, &PreparedPassword::raw("pencil2"), b"salt", 4096).unwrap();
         assert_eq!(cache.derivations(), 5);
         assert_eq!(cache.len(), 5);
         assert!(!format!("{cache:?}").contains("pencil"));
@@ -157,9 +153,7 @@ mod tests {
         let cache = ScramCache::new();
         let pw = PreparedPassword::raw("p");
         for i in 0..(MAX_ENTRIES as u32 + 10) {
-            cache
-                .keys(AuthMechanism::ScramSha1, &pw, &i.to_be_bytes(), 1)
-                .unwrap();
+            cache.keys(AuthMechanism::ScramSha1, &pw, &i.to_be_bytes(), 1).unwrap();
         }
         assert_eq!(cache.len(), MAX_ENTRIES);
     }

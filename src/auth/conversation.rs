@@ -56,10 +56,7 @@ impl HandshakeAuth {
         if let Some(mechs) = &self.sasl_supported_mechs {
             hello.insert("saslSupportedMechs", mechs.clone());
         }
-        hello.insert(
-            "speculativeAuthenticate",
-            self.speculative_authenticate.clone(),
-        );
+        hello.insert("speculativeAuthenticate", self.speculative_authenticate.clone());
     }
 }
 
@@ -118,14 +115,7 @@ pub fn authenticate(
     speculative: Option<SpeculativeState>,
     cache: &ScramCache,
 ) -> Result<()> {
-    authenticate_with(
-        runner,
-        credential,
-        hello_reply,
-        speculative,
-        cache,
-        ClientFirst::new,
-    )
+    authenticate_with(runner, credential, hello_reply, speculative, cache, ClientFirst::new)
 }
 
 /// [`authenticate`] with the client-first step injectable, so tests can fix the nonce.
@@ -151,10 +141,7 @@ pub(crate) fn authenticate_with(
     let (first, start) = match (speculative, speculative_reply) {
         (Some(state), Some(reply)) if state.first.mechanism() == mechanism => {
             log::debug!("continuing speculative {mechanism} authentication against {db}");
-            (
-                state.first,
-                SaslReply::parse(reply, "speculativeAuthenticate")?,
-            )
+            (state.first, SaslReply::parse(reply, "speculativeAuthenticate")?)
         }
         _ => {
             log::debug!("starting {mechanism} authentication against {db}");
@@ -232,18 +219,11 @@ fn binary(bytes: &[u8]) -> Binary {
 
 /// Runs one SASL command. A command error (`ok: 0`, e.g. AuthenticationFailed) becomes an
 /// authentication error keeping the address and labels; other errors pass through unchanged.
-fn run(
-    runner: &mut impl CommandRunner,
-    db: &str,
-    command: Document,
-    what: &str,
-) -> Result<SaslReply> {
-    let reply = runner
-        .run_command(db, command)
-        .map_err(|err| match err.kind() {
-            ErrorKind::Command(_) => as_authentication(&err, what),
-            _ => err,
-        })?;
+fn run(runner: &mut impl CommandRunner, db: &str, command: Document, what: &str) -> Result<SaslReply> {
+    let reply = runner.run_command(db, command).map_err(|err| match err.kind() {
+        ErrorKind::Command(_) => as_authentication(&err, what),
+        _ => err,
+    })?;
     // Defensive: the runner should already have turned `ok: 0` into an error.
     if reply.get("ok").is_some_and(|ok| !is_one(ok)) {
         let message = reply.get_str("errmsg").unwrap_or("no error message");

@@ -166,10 +166,7 @@ mod tests {
     fn validate_requires_username_and_source() {
         assert!(Credential::new("u", "").validate().is_ok());
         assert!(Credential::new("", "p").validate().is_err());
-        assert!(Credential::new("u", "p")
-            .with_source("")
-            .validate()
-            .is_err());
+        assert!(Credential::new("u", "p").with_source("").validate().is_err());
     }
 
     #[test]
@@ -177,9 +174,6 @@ mod tests {
         let c = Credential::new("alice", "hunter2").with_mechanism(AuthMechanism::ScramSha1);
         let text = format!("{c:?} {c:#?}");
         assert!(!text.contains("hunter2"), "{text}");
-        assert!(
-            text.contains("alice") && text.contains("redacted"),
-            "{text}"
-        );
+        assert!(text.contains("alice") && text.contains("redacted"), "{text}");
     }
 }

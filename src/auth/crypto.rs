@@ -70,17 +70,9 @@ pub(crate) fn hmac(mechanism: AuthMechanism, key: &[u8], data: &[u8]) -> Result<
 }
 
 /// Whether `tag == HMAC(key, data)`, compared in constant time (`Mac::verify_slice`).
-pub(crate) fn hmac_matches(
-    mechanism: AuthMechanism,
-    key: &[u8],
-    data: &[u8],
-    tag: &[u8],
-) -> Result<bool> {
+pub(crate) fn hmac_matches(mechanism: AuthMechanism, key: &[u8], data: &[u8], tag: &[u8]) -> Result<bool> {
     Ok(match mechanism {
-        AuthMechanism::ScramSha1 => new_mac::<Hmac<Sha1>>(key)?
-            .chain_update(data)
-            .verify_slice(tag)
-            .is_ok(),
+        AuthMechanism::ScramSha1 => new_mac::<Hmac<Sha1>>(key)?.chain_update(data).verify_slice(tag).is_ok(),
         AuthMechanism::ScramSha256 => new_mac::<Hmac<Sha256>>(key)?
             .chain_update(data)
             .verify_slice(tag)
@@ -97,12 +89,7 @@ pub(crate) fn hash(mechanism: AuthMechanism, data: &[u8]) -> Vec<u8> {
 }
 
 /// `Hi(password, salt, i)`: PBKDF2 with HMAC-H and an output as long as H's.
-pub(crate) fn hi(
-    mechanism: AuthMechanism,
-    password: &PreparedPassword,
-    salt: &[u8],
-    iterations: u32,
-) -> Vec<u8> {
+pub(crate) fn hi(mechanism: AuthMechanism, password: &PreparedPassword, salt: &[u8], iterations: u32) -> Vec<u8> {
     match mechanism {
         AuthMechanism::ScramSha1 => {
             let mut out = vec![0u8; 20];
@@ -119,10 +106,7 @@ pub(crate) fn hi(
 
 /// SHA-256 of the mechanism and prepared password: the cache's key for a password, so the cache
 /// holds no second plain-text copy of it.
-pub(crate) fn password_fingerprint(
-    mechanism: AuthMechanism,
-    password: &PreparedPassword,
-) -> [u8; 32] {
+pub(crate) fn password_fingerprint(mechanism: AuthMechanism, password: &PreparedPassword) -> [u8; 32] {
     let mut h = Sha256::new();
     h.update(mechanism.as_str().as_bytes());
     h.update([0u8]);
@@ -132,8 +116,7 @@ pub(crate) fn password_fingerprint(
 
 // HMAC takes keys of any length, so this cannot fail; it stays fallible rather than panic.
 fn new_mac<M: Mac + hmac::digest::KeyInit>(key: &[u8]) -> Result<M> {
-    <M as hmac::digest::KeyInit>::new_from_slice(key)
-        .map_err(|_| Error::internal("HMAC rejected its key length"))
+    <M as hmac::digest::KeyInit>::new_from_slice(key).map_err(|_| Error::internal("HMAC rejected its key length"))
 }
 
 #[cfg(test)]

@@ -73,16 +73,10 @@ pub fn parse_server_first(bytes: &[u8]) -> Result<ServerFirst> {
         _ => {}
     }
     let [('r', nonce), ('s', salt), ('i', iterations), ..] = attrs.as_slice() else {
-        return Err(malformed(
-            WHAT,
-            "expected the attributes r, s and i in that order",
-        ));
+        return Err(malformed(WHAT, "expected the attributes r, s and i in that order"));
     };
     if nonce.is_empty() || !nonce.bytes().all(is_nonce_char) {
-        return Err(malformed(
-            WHAT,
-            "the nonce is empty or has characters RFC 5802 forbids",
-        ));
+        return Err(malformed(WHAT, "the nonce is empty or has characters RFC 5802 forbids"));
     }
     let salt = BASE64
         .decode(salt)
@@ -137,9 +131,7 @@ pub(crate) fn server_error(value: &str) -> Error {
         .filter(|c| c.is_ascii_graphic() || *c == ' ')
         .take(64)
         .collect();
-    Error::authentication(format!(
-        "the server rejected the SCRAM conversation: {value}"
-    ))
+    Error::authentication(format!("the server rejected the SCRAM conversation: {value}"))
 }
 
 /// Splits `a=value,b=value,...` into (letter, value) pairs, rejecting empty input, attributes that
@@ -152,10 +144,7 @@ fn attributes<'a>(text: &'a str, what: &str) -> Result<Vec<(char, &'a str)>> {
     for part in text.split(',') {
         let bytes = part.as_bytes();
         if bytes.len() < 2 || !bytes[0].is_ascii_alphabetic() || bytes[1] != b'=' {
-            return Err(malformed(
-                what,
-                "an attribute is not of the form <letter>=<value>",
-            ));
+            return Err(malformed(what, "an attribute is not of the form <letter>=<value>"));
         }
         let name = char::from(bytes[0]);
         if attrs.iter().any(|(seen, _)| *seen == name) {
@@ -175,10 +164,7 @@ fn is_nonce_char(b: u8) -> bool {
 fn parse_iterations(text: &str) -> Result<u32> {
     const WHAT: &str = "server-first-message";
     if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) || text.starts_with('0') {
-        return Err(malformed(
-            WHAT,
-            "the iteration count is not a positive number",
-        ));
+        return Err(malformed(WHAT, "the iteration count is not a positive number"));
     }
     text.parse()
         .map_err(|_| malformed(WHAT, "the iteration count is too large"))
@@ -194,10 +180,7 @@ mod tests {
     use crate::ErrorKind;
 
     fn is_protocol(r: Result<impl std::fmt::Debug>) -> bool {
-        matches!(
-            r.map_err(|e| e.kind().clone()),
-            Err(ErrorKind::Protocol { .. })
-        )
+        matches!(r.map_err(|e| e.kind().clone()), Err(ErrorKind::Protocol { .. }))
     }
 
     #[test]
@@ -247,10 +230,7 @@ mod tests {
     fn mandatory_extension_and_server_error_are_authentication_errors() {
         for case in [&b"m=ext,r=abc,s=c2FsdA==,i=4096"[..], b"e=other-error"] {
             let err = parse_server_first(case).unwrap_err();
-            assert!(
-                matches!(err.kind(), ErrorKind::Authentication { .. }),
-                "{err:?}"
-            );
+            assert!(matches!(err.kind(), ErrorKind::Authentication { .. }), "{err:?}");
         }
     }
 

@@ -27,11 +27,7 @@ mod tests {
     #[test]
     fn rfc4013_examples() {
         // RFC 4013 section 3, examples 1-4 (5 and 6 are the error cases below).
-        assert_eq!(
-            saslprep("I\u{00AD}X").unwrap(),
-            "IX",
-            "SOFT HYPHEN mapped to nothing"
-        );
+        assert_eq!(saslprep("I\u{00AD}X").unwrap(), "IX", "SOFT HYPHEN mapped to nothing");
         assert_eq!(saslprep("user").unwrap(), "user", "no transformation");
         assert_eq!(saslprep("USER").unwrap(), "USER", "case preserved");
         assert_eq!(
@@ -51,10 +47,7 @@ mod tests {
     fn prohibited_characters_are_authentication_errors_that_do_not_echo_the_input() {
         for bad in ["\u{0007}", "zq\u{0007}xy", "\u{0627}\u{0031}"] {
             let err = saslprep(bad).unwrap_err();
-            assert!(
-                matches!(err.kind(), ErrorKind::Authentication { .. }),
-                "{err:?}"
-            );
+            assert!(matches!(err.kind(), ErrorKind::Authentication { .. }), "{err:?}");
             let text = format!("{err} {err:?}");
             assert!(!text.contains(bad), "{text}");
             assert!(!text.contains("zq") && !text.contains('\u{0627}'), "{text}");

@@ -44,11 +44,7 @@ impl ClientFirst {
     /// Starts a conversation with the given nonce (the test vectors fix it).
     pub(crate) fn with_nonce(mechanism: AuthMechanism, username: &str, nonce: String) -> Self {
         let bare = format!("n={},r={nonce}", escape_username(username));
-        ClientFirst {
-            mechanism,
-            nonce,
-            bare,
-        }
+        ClientFirst { mechanism, nonce, bare }
     }
 
     pub(crate) fn mechanism(&self) -> AuthMechanism {
@@ -85,12 +81,7 @@ impl ClientFirst {
         let auth_message = format!("{},{},{without_proof}", self.bare, server.raw());
         let stored_key = crypto::hash(m, &keys.client_key);
         let signature = crypto::hmac(m, &stored_key, auth_message.as_bytes())?;
-        let proof: Vec<u8> = keys
-            .client_key
-            .iter()
-            .zip(&signature)
-            .map(|(k, s)| k ^ s)
-            .collect();
+        let proof: Vec<u8> = keys.client_key.iter().zip(&signature).map(|(k, s)| k ^ s).collect();
         Ok(ClientFinal {
             mechanism: m,
             message: format!("{without_proof},p={}", BASE64.encode(proof)),
@@ -128,12 +119,7 @@ impl ClientFinal {
             ServerFinal::Error(value) => Err(server_error(value)),
             ServerFinal::Verifier(signature) => {
                 let m = self.mechanism;
-                if crypto::hmac_matches(
-                    m,
-                    &self.server_key,
-                    self.auth_message.as_bytes(),
-                    signature,
-                )? {
+                if crypto::hmac_matches(m, &self.server_key, self.auth_message.as_bytes(), signature)? {
                     Ok(())
                 } else {
                     Err(Error::authentication(
@@ -163,9 +149,7 @@ mod tests {
     ) -> (String, String) {
         let first = ClientFirst::with_nonce(mechanism, "user", nonce.to_owned());
         let server = parse_server_first(server_first.as_bytes()).unwrap();
-        let last = first
-            .respond(&server, password, &ScramCache::new())
-            .unwrap();
+        let last = first.respond(&server, password, &ScramCache::new()).unwrap();
         last.verify(&parse_server_final(server_final.as_bytes()).unwrap())
             .unwrap();
         (first.message(), last.message().to_owned())
@@ -252,10 +236,7 @@ mod tests {
             "r=abc123,s=c2FsdA==,i=4095",
         ] {
             let err = respond_err(bad);
-            assert!(
-                matches!(err.kind(), ErrorKind::Authentication { .. }),
-                "{err:?}"
-            );
+            assert!(matches!(err.kind(), ErrorKind::Authentication { .. }), "{err:?}");
         }
     }
 
@@ -272,10 +253,7 @@ mod tests {
             ServerFinal::Error("invalid-proof".into()),
         ] {
             let err = last.verify(&bad).unwrap_err();
-            assert!(
-                matches!(err.kind(), ErrorKind::Authentication { .. }),
-                "{err:?}"
-            );
+            assert!(matches!(err.kind(), ErrorKind::Authentication { .. }), "{err:?}");
         }
     }
 }

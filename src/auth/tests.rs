@@ -205,12 +205,7 @@ fn payload(command: &Document) -> Vec<u8> {
 }
 
 /// Handshake plus authentication, the way a connection does it.
-fn connect(
-    server: &mut FakeServer,
-    credential: &Credential,
-    speculative: bool,
-    cache: &ScramCache,
-) -> Result<()> {
+fn connect(server: &mut FakeServer, credential: &Credential, speculative: bool, cache: &ScramCache) -> Result<()> {
     let auth = credential.handshake_fields()?;
     let mut hello = server.hello(&auth);
     if !speculative {
@@ -226,30 +221,15 @@ fn kind_of(result: Result<()>) -> ErrorKind {
 #[test]
 fn negotiated_sha256_without_speculation_takes_two_round_trips() {
     let mut server = FakeServer::new(&[AuthMechanism::ScramSha1, AuthMechanism::ScramSha256]);
-    connect(
-        &mut server,
-        &Credential::new(USER, PASSWORD),
-        false,
-        &ScramCache::new(),
-    )
-    .unwrap();
+    connect(&mut server, &Credential::new(USER, PASSWORD), false, &ScramCache::new()).unwrap();
     assert_eq!(server.round_trips(), 2);
-    assert_eq!(
-        server.commands[0].get_str("mechanism").unwrap(),
-        "SCRAM-SHA-256"
-    );
+    assert_eq!(server.commands[0].get_str("mechanism").unwrap(), "SCRAM-SHA-256");
 }
 
 #[test]
 fn speculative_authentication_saves_the_sasl_start_round_trip() {
     let mut server = FakeServer::new(&[AuthMechanism::ScramSha256]);
-    connect(
-        &mut server,
-        &Credential::new(USER, PASSWORD),
-        true,
-        &ScramCache::new(),
-    )
-    .unwrap();
+    connect(&mut server, &Credential::new(USER, PASSWORD), true, &ScramCache::new()).unwrap();
     assert_eq!(server.round_trips(), 1);
     assert!(server.commands[0].contains_key("saslContinue"));
 }
@@ -266,18 +246,9 @@ fn speculative_sha1_when_configured() {
 fn sha1_only_user_falls_back_to_sha1_with_a_fresh_sasl_start() {
     // The speculative SCRAM-SHA-256 attempt gets no reply; negotiation picks SCRAM-SHA-1.
     let mut server = FakeServer::new(&[AuthMechanism::ScramSha1]);
-    connect(
-        &mut server,
-        &Credential::new(USER, PASSWORD),
-        true,
-        &ScramCache::new(),
-    )
-    .unwrap();
+    connect(&mut server, &Credential::new(USER, PASSWORD), true, &ScramCache::new()).unwrap();
     assert_eq!(server.round_trips(), 2);
-    assert_eq!(
-        server.commands[0].get_str("mechanism").unwrap(),
-        "SCRAM-SHA-1"
-    );
+    assert_eq!(server.commands[0].get_str("mechanism").unwrap(), "SCRAM-SHA-1");
 }
 
 #[test]
@@ -298,10 +269,7 @@ fn a_speculative_reply_for_another_mechanism_is_not_continued() {
     )
     .unwrap();
     assert_eq!(server.round_trips(), 2);
-    assert_eq!(
-        server.commands[0].get_str("mechanism").unwrap(),
-        "SCRAM-SHA-1"
-    );
+    assert_eq!(server.commands[0].get_str("mechanism").unwrap(), "SCRAM-SHA-1");
 }
 
 #[test]
@@ -325,21 +293,14 @@ fn negotiation_follows_auth_md() {
             hello.insert("saslSupportedMechs", mechs);
         }
         authenticate(&mut server, &credential, &hello, None, &cache).unwrap();
-        assert_eq!(
-            server.commands[0].get_str("mechanism").unwrap(),
-            expected,
-            "{hello}"
-        );
+        assert_eq!(server.commands[0].get_str("mechanism").unwrap(), expected, "{hello}");
     }
     // A configured mechanism wins over the server's list.
     let mut server = FakeServer::new(&[AuthMechanism::ScramSha1, AuthMechanism::ScramSha256]);
     let sha1 = credential.clone().with_mechanism(AuthMechanism::ScramSha1);
     let hello = doc! { "ok": 1, "saslSupportedMechs": ["SCRAM-SHA-256"] };
     authenticate(&mut server, &sha1, &hello, None, &cache).unwrap();
-    assert_eq!(
-        server.commands[0].get_str("mechanism").unwrap(),
-        "SCRAM-SHA-1"
-    );
+    assert_eq!(server.commands[0].get_str("mechanism").unwrap(), "SCRAM-SHA-1");
 }
 
 #[test]
@@ -377,10 +338,7 @@ fn handshake_fields_follow_handshake_md() {
 fn user_names_are_escaped_not_saslprepped() {
     let credential = Credential::new("a=b,c\u{00AD}", PASSWORD);
     let auth = credential.handshake_fields().unwrap();
-    assert_eq!(
-        auth.sasl_supported_mechs.as_deref(),
-        Some("admin.a=b,c\u{00AD}")
-    );
+    assert_eq!(auth.sasl_supported_mechs.as_deref(), Some("admin.a=b,c\u{00AD}"));
     let text = String::from_utf8(payload(&auth.speculative_authenticate)).unwrap();
     assert!(text.starts_with("n,,n=a=3Db=2Cc\u{00AD},r="), "{text}");
 }
@@ -389,12 +347,7 @@ fn user_names_are_escaped_not_saslprepped() {
 fn misbehaving_servers_are_rejected() {
     let auth = |fault| {
         let mut server = FakeServer::new(&[AuthMechanism::ScramSha256]).with_fault(fault);
-        connect(
-            &mut server,
-            &Credential::new(USER, PASSWORD),
-            false,
-            &ScramCache::new(),
-        )
+        connect(&mut server, &Credential::new(USER, PASSWORD), false, &ScramCache::new())
     };
     let authentication = [
         Fault::WrongSignature,
@@ -408,10 +361,7 @@ fn misbehaving_servers_are_rejected() {
     ];
     for fault in authentication {
         let kind = kind_of(auth(fault.clone()));
-        assert!(
-            matches!(kind, ErrorKind::Authentication { .. }),
-            "{fault:?}: {kind:?}"
-        );
+        assert!(matches!(kind, ErrorKind::Authentication { .. }), "{fault:?}: {kind:?}");
     }
     let protocol = [
         Fault::ServerFirst(b"".to_vec()),
@@ -426,24 +376,14 @@ fn misbehaving_servers_are_rejected() {
     ];
     for fault in protocol {
         let kind = kind_of(auth(fault.clone()));
-        assert!(
-            matches!(kind, ErrorKind::Protocol { .. }),
-            "{fault:?}: {kind:?}"
-        );
+        assert!(matches!(kind, ErrorKind::Protocol { .. }), "{fault:?}: {kind:?}");
     }
 }
 
 #[test]
 fn legacy_servers_get_the_extra_empty_exchange() {
-    let mut server =
-        FakeServer::new(&[AuthMechanism::ScramSha256]).with_fault(Fault::LegacyEmptyExchange);
-    connect(
-        &mut server,
-        &Credential::new(USER, PASSWORD),
-        false,
-        &ScramCache::new(),
-    )
-    .unwrap();
+    let mut server = FakeServer::new(&[AuthMechanism::ScramSha256]).with_fault(Fault::LegacyEmptyExchange);
+    connect(&mut server, &Credential::new(USER, PASSWORD), false, &ScramCache::new()).unwrap();
     assert_eq!(server.round_trips(), 3);
     assert!(payload(&server.commands[2]).is_empty());
 }
@@ -456,10 +396,7 @@ fn wrong_password_fails_without_leaking_it() {
         server.password = "something else".into();
         let credential = Credential::new(USER, secret).with_mechanism(mechanism);
         let err = connect(&mut server, &credential, false, &ScramCache::new()).unwrap_err();
-        assert!(
-            matches!(err.kind(), ErrorKind::Authentication { .. }),
-            "{err:?}"
-        );
+        assert!(matches!(err.kind(), ErrorKind::Authentication { .. }), "{err:?}");
         let text = format!("{err} {err:?} {credential:?}");
         for leak in [
             secret.to_owned(),
@@ -471,8 +408,7 @@ fn wrong_password_fails_without_leaking_it() {
         assert!(text.contains("AuthenticationFailed"), "{text}");
     }
     // The same for failures the client detects itself.
-    let mut server =
-        FakeServer::new(&[AuthMechanism::ScramSha256]).with_fault(Fault::WrongSignature);
+    let mut server = FakeServer::new(&[AuthMechanism::ScramSha256]).with_fault(Fault::WrongSignature);
     let credential = Credential::new(USER, PASSWORD);
     let err = connect(&mut server, &credential, true, &ScramCache::new()).unwrap_err();
     let text = format!("{err} {err:?} {credential:?}");
@@ -595,15 +531,7 @@ fn auth_md_mongodb_conversations_replay() {
             round_trips: 0,
         };
         let cache = ScramCache::new();
-        authenticate_with(
-            &mut replay,
-            &credential,
-            &doc! { "ok": 1 },
-            None,
-            &cache,
-            fixed,
-        )
-        .unwrap();
+        authenticate_with(&mut replay, &credential, &doc! { "ok": 1 }, None, &cache, fixed).unwrap();
         assert_eq!(replay.round_trips, 2);
 
         // Speculative: hello carried saslStart, so only saslContinue remains.

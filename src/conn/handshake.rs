@@ -41,10 +41,7 @@ pub fn client_metadata(options: &ConnectionOptions) -> Result<Document> {
             "architecture": std::env::consts::ARCH,
         },
     );
-    let platform = append(
-        "Rust, synchronous threads",
-        info.and_then(|i| i.platform.as_ref()),
-    );
+    let platform = append("Rust, synchronous threads", info.and_then(|i| i.platform.as_ref()));
     doc.insert("platform", platform.clone());
 
     if bson_len(&doc)? <= MAX_CLIENT_METADATA_BYTES {
@@ -168,7 +165,9 @@ impl HelloReply {
         let clamp_i32 = |v: i64| v.clamp(i32::MIN as i64, i32::MAX as i64) as i32;
         let max_message = int("maxMessageSizeBytes", DEFAULT_MAX_MESSAGE_SIZE as i64)?;
         if max_message < 1024 {
-            return Err(Error::protocol(format!("hello reply maxMessageSizeBytes {max_message} is too small")));
+            return Err(Error::protocol(format!(
+                "hello reply maxMessageSizeBytes {max_message} is too small"
+            )));
         }
         let mut hosts = Vec::new();
         for key in ["hosts", "passives", "arbiters"] {
@@ -230,7 +229,10 @@ mod tests {
         };
         let doc = client_metadata(&opts).unwrap();
         assert_eq!(doc.get_document("application").unwrap().get_str("name").unwrap(), "app");
-        assert_eq!(doc.get_document("driver").unwrap().get_str("name").unwrap(), "mongopool");
+        assert_eq!(
+            doc.get_document("driver").unwrap().get_str("name").unwrap(),
+            "mongopool"
+        );
         assert!(doc.get_document("os").unwrap().get_str("type").is_ok());
         assert!(doc.get_str("platform").is_ok());
     }
@@ -251,8 +253,14 @@ mod tests {
         // os is reduced to its type before platform is cut; the app name and driver survive.
         let os = doc.get_document("os").unwrap();
         assert_eq!(os.keys().collect::<Vec<_>>(), vec!["type"]);
-        assert_eq!(doc.get_document("application").unwrap().get_str("name").unwrap().len(), 128);
-        assert_eq!(doc.get_document("driver").unwrap().get_str("name").unwrap(), "mongopool|wrapper");
+        assert_eq!(
+            doc.get_document("application").unwrap().get_str("name").unwrap().len(),
+            128
+        );
+        assert_eq!(
+            doc.get_document("driver").unwrap().get_str("name").unwrap(),
+            "mongopool|wrapper"
+        );
         assert!(doc.get_str("platform").unwrap().starts_with("Rust"));
         // Multi-byte characters are cut on a character boundary.
         let opts = ConnectionOptions {

@@ -60,7 +60,10 @@ impl ConnectionOptions {
                 )));
             }
         }
-        for (what, t) in [("connectTimeoutMS", self.connect_timeout), ("socketTimeoutMS", self.socket_timeout)] {
+        for (what, t) in [
+            ("connectTimeoutMS", self.connect_timeout),
+            ("socketTimeoutMS", self.socket_timeout),
+        ] {
             if t == Some(Duration::ZERO) {
                 return Err(Error::invalid_argument(format!(
                     "{what}: use None for no timeout, not a zero duration"

@@ -20,7 +20,9 @@ use crate::events::{CmapEvent, ConnectionClosedReason, ConnectionReadyEvent};
 /// The background thread's loop; returns when the pool closes.
 pub(super) fn run(shared: Arc<Shared>) {
     // `start_background` only spawns this thread when an interval is set.
-    let Some(interval) = shared.options.maintenance_interval() else { return };
+    let Some(interval) = shared.options.maintenance_interval() else {
+        return;
+    };
     let mut st = shared.state.lock();
     loop {
         let next_run = Instant::now() + interval;
@@ -60,17 +62,12 @@ fn populate_plan(shared: &Shared, st: &mut State) -> Vec<PendingConnection> {
     let max = shared.options.max_pool_size();
     let max_connecting = shared.options.max_connecting();
     let mut plan = Vec::new();
-    while st.phase == PoolState::Ready
-        && st.total < min
-        && st.pending < max_connecting
-        && (max == 0 || st.total < max)
+    while st.phase == PoolState::Ready && st.total < min && st.pending < max_connecting && (max == 0 || st.total < max)
     {
         plan.push(st.create_pending(true));
     }
     plan
 }
-
-
 
 fn spawn_populator(shared: &Arc<Shared>, pending: PendingConnection) {
     let worker = shared.clone();
@@ -90,11 +87,14 @@ fn spawn_populator(shared: &Arc<Shared>, pending: PendingConnection) {
 
 /// Establishes one connection for minPoolSize and makes it available.
 fn populate(shared: Arc<Shared>, pending: PendingConnection) {
-    let result = shared.establisher.establish(&shared.address, pending.interrupter.clone());
+    let result = shared
+        .establisher
+        .establish(&shared.address, pending.interrupter.clone());
     let mut st = shared.state.lock();
     let mut closed = Vec::new();
     match result {
-        Ok(mut conn) => {
+        Ok(conn) => {
+            let mut conn = Box::new(conn);
             conn.set_pool_identity(pending.id, pending.generation);
             let duration = pending.created.elapsed();
             st.emit(|address| {

@@ -8,8 +8,9 @@ use crate::error::Error;
 
 /// The outcome of a check-out request, decided under the pool's mutex.
 pub(crate) enum Grant {
-    /// An available, non-perished connection, already counted as in use.
-    Connection(Connection),
+    /// An available, non-perished connection, already counted as in use. Boxed so that the
+    /// hand-off moves a pointer, not the whole connection.
+    Connection(Box<Connection>),
     /// A pending slot: the connection is counted in `total` and `pending`, its
     /// ConnectionCreated event is emitted, and the holder must establish it outside the lock.
     Create(PendingConnection),

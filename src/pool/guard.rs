@@ -33,12 +33,12 @@ use crate::conn::Connection;
 /// ```
 pub struct PooledConnection {
     /// `Some` from check-out until the guard is consumed or dropped.
-    conn: Option<Connection>,
+    conn: Option<Box<Connection>>,
     shared: Arc<Shared>,
 }
 
 impl PooledConnection {
-    pub(crate) fn new(conn: Connection, shared: Arc<Shared>) -> Self {
+    pub(crate) fn new(conn: Box<Connection>, shared: Arc<Shared>) -> Self {
         PooledConnection {
             conn: Some(conn),
             shared,

@@ -30,9 +30,7 @@ fn closed_reason_text(reason: ConnectionClosedReason) -> &'static str {
 /// The spec's fixed text for a check-out failure reason.
 fn failed_reason_text(reason: ConnectionCheckOutFailedReason) -> &'static str {
     match reason {
-        ConnectionCheckOutFailedReason::Timeout => {
-            "Wait queue timeout elapsed without a connection becoming available"
-        }
+        ConnectionCheckOutFailedReason::Timeout => "Wait queue timeout elapsed without a connection becoming available",
         ConnectionCheckOutFailedReason::ConnectionError => {
             "An error occurred while trying to establish a new connection"
         }
@@ -78,7 +76,10 @@ pub(crate) fn log_event(event: &CmapEvent) {
                     parts.push(format!("{key}={v}"));
                 }
             }
-            format!("Connection pool created for {endpoint} using options {}", parts.join(", "))
+            format!(
+                "Connection pool created for {endpoint} using options {}",
+                parts.join(", ")
+            )
         }
         CmapEvent::PoolReady(_) => {
             kv.push(("message", Value::from("Connection pool ready")));
@@ -102,7 +103,10 @@ pub(crate) fn log_event(event: &CmapEvent) {
         CmapEvent::ConnectionCreated(e) => {
             kv.push(("message", Value::from("Connection created")));
             kv.push(("driverConnectionId", Value::from(e.connection_id)));
-            format!("Connection created: address={endpoint}, driver-generated ID={}", e.connection_id)
+            format!(
+                "Connection created: address={endpoint}, driver-generated ID={}",
+                e.connection_id
+            )
         }
         CmapEvent::ConnectionReady(e) => {
             kv.push(("message", Value::from("Connection ready")));
@@ -161,7 +165,10 @@ pub(crate) fn log_event(event: &CmapEvent) {
         CmapEvent::ConnectionCheckedIn(e) => {
             kv.push(("message", Value::from("Connection checked in")));
             kv.push(("driverConnectionId", Value::from(e.connection_id)));
-            format!("Connection checked in: address={endpoint}, driver-generated ID={}", e.connection_id)
+            format!(
+                "Connection checked in: address={endpoint}, driver-generated ID={}",
+                e.connection_id
+            )
         }
     };
     log::logger().log(

@@ -6,6 +6,10 @@
 //! perished connections and performs interrupts. Establishment and socket teardown always
 //! happen outside the mutex.
 
+// Connections stay boxed for their whole pooled life, so hand-offs move a pointer; the lists
+// of closed connections hold those same boxes.
+#![allow(clippy::vec_box)]
+
 mod background;
 mod establish;
 mod grant;
@@ -383,7 +387,11 @@ impl Shared {
                 st.phase = PoolState::Ready;
                 // PoolReady is emitted before the background thread may create anything
                 // (cmap.md "Marking a Connection Pool as Ready"): it needs this same lock.
-                st.emit(|address| CmapEvent::PoolReady(PoolReadyEvent { address: address.clone() }));
+                st.emit(|address| {
+                    CmapEvent::PoolReady(PoolReadyEvent {
+                        address: address.clone(),
+                    })
+                });
                 self.wake_background(&mut st);
                 Ok(())
             }
@@ -393,15 +401,22 @@ impl Shared {
     /// Detects a fork (cmap.md "Forking", "Not Fork-Safe"): in a child process the inherited
     /// connections and threads are unusable, so the pool clears itself and starts a new
     /// background thread. Returns the inherited connections to drop outside the lock.
-    fn after_fork(self: &Arc<Self>, st: &mut MutexGuard<'_, State>) -> Vec<Connection> {
+    fn after_fork(self: &Arc<Self>, st: &mut MutexGuard<'_, State>) -> Vec<Box<Connection>> {
         st.pid = (self.pid)();
         let mut closed = Vec::new();
         let phase = st.phase;
-        st.clear(false, "the process forked; connections inherited from the parent were closed".into());
+        st.clear(
+            false,
+            "the process forked; connections inherited from the parent were closed".into(),
+        );
         st.prune(&mut closed);
         if phase == PoolState::Ready {
             st.phase = PoolState::Ready;
-            st.emit(|address| CmapEvent::PoolReady(PoolReadyEvent { address: address.clone() }));
+            st.emit(|address| {
+                CmapEvent::PoolReady(PoolReadyEvent {
+                    address: address.clone(),
+                })
+            });
         }
         // The parent's threads do not exist here: forget their handles and start anew.
         let mut threads = self.threads.lock();
@@ -424,7 +439,9 @@ impl Shared {
         let wait_timeout = self.options.wait_queue_timeout();
         let started = (st.listening() || wait_timeout.is_some()).then(Instant::now);
         st.emit(|address| {
-            CmapEvent::ConnectionCheckOutStarted(ConnectionCheckOutStartedEvent { address: address.clone() })
+            CmapEvent::ConnectionCheckOutStarted(ConnectionCheckOutStartedEvent {
+                address: address.clone(),
+            })
         });
         let grant = match st.phase {
             PoolState::Closed => {
@@ -474,7 +491,12 @@ impl Shared {
     /// Waits in the queue until granted or until the deadline (cmap.md "WaitQueue": timeout
     /// aggressively). A waiter that times out leaves the queue at once; a grant that raced
     /// with the timeout is still taken, so nothing granted is ever lost.
-    fn wait(&self, st: &mut MutexGuard<'_, State>, started: Option<Instant>, timeout: Option<std::time::Duration>) -> Result<Grant> {
+    fn wait(
+        &self,
+        st: &mut MutexGuard<'_, State>,
+        started: Option<Instant>,
+        timeout: Option<std::time::Duration>,
+    ) -> Result<Grant> {
         let slot = WaiterSlot::new(started);
         st.waiters.push(slot.clone());
         // A longer queue can make a create-grant possible (see `State::next_grant`).
@@ -523,7 +545,8 @@ impl Shared {
         let mut st = self.state.lock();
         let mut closed = Vec::new();
         let outcome = match result {
-            Ok(mut conn) => {
+            Ok(conn) => {
+                let mut conn = Box::new(conn);
                 conn.set_pool_identity(pending.id, pending.generation);
                 st.finish_pending(pending.id);
                 let id = pending.id;
@@ -559,7 +582,7 @@ impl Shared {
     }
 
     /// Checks a connection in (cmap.md "Checking In a Connection").
-    pub(crate) fn check_in(&self, mut conn: Connection) {
+    pub(crate) fn check_in(&self, mut conn: Box<Connection>) {
         let mut st = self.state.lock();
         let mut closed = Vec::new();
         let id = conn.id();
@@ -617,7 +640,11 @@ impl Shared {
         }
         let mut closed = Vec::new();
         let populating = st.close(&mut closed);
-        st.emit(|address| CmapEvent::PoolClosed(PoolClosedEvent { address: address.clone() }));
+        st.emit(|address| {
+            CmapEvent::PoolClosed(PoolClosedEvent {
+                address: address.clone(),
+            })
+        });
         self.bg_cv.notify_one();
         drop(st);
         drop(closed);

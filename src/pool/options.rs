@@ -224,7 +224,11 @@ mod tests {
 
     #[test]
     fn validation_errors_name_the_option() {
-        let e = PoolOptions::builder().max_pool_size(2).min_pool_size(3).build().unwrap_err();
+        let e = PoolOptions::builder()
+            .max_pool_size(2)
+            .min_pool_size(3)
+            .build()
+            .unwrap_err();
         assert!(e.to_string().contains("minPoolSize"), "{e}");
         assert!(PoolOptions::builder().max_pool_size(0).min_pool_size(3).build().is_ok());
         let e = PoolOptions::builder().app_name("x".repeat(129)).build().unwrap_err();

@@ -59,7 +59,7 @@ pub(crate) struct State {
     pub(crate) populating: u32,
     /// Available connections, most recently checked in first (so the oldest idle ones sit at
     /// the back, where pruning finds them).
-    pub(crate) available: VecDeque<Connection>,
+    pub(crate) available: VecDeque<Box<Connection>>,
     pub(crate) waiters: WaitQueue,
     live: HashMap<u64, Live>,
     /// Interrupt in-use connections of this generation and older on the next background run.
@@ -174,10 +174,10 @@ impl State {
     /// socket goes into `closed`, to be dropped by the caller after the mutex is released.
     pub(crate) fn close_connection(
         &mut self,
-        conn: Connection,
+        conn: Box<Connection>,
         reason: ConnectionClosedReason,
         error: Option<Error>,
-        closed: &mut Vec<Connection>,
+        closed: &mut Vec<Box<Connection>>,
     ) {
         self.total -= 1;
         self.live.remove(&conn.id());
@@ -225,7 +225,7 @@ impl State {
     /// for everyone waiting: such connections become available within one handshake and go
     /// to the waiters in order, so creating more would only open surplus connections
     /// (pool-checkout-minPoolSize-connection-maxConnecting.json).
-    pub(crate) fn next_grant(&mut self, demand: usize, closed: &mut Vec<Connection>) -> Option<Grant> {
+    pub(crate) fn next_grant(&mut self, demand: usize, closed: &mut Vec<Box<Connection>>) -> Option<Grant> {
         while let Some(conn) = self.available.pop_front() {
             match self.perished(&conn) {
                 Some(reason) => self.close_connection(conn, reason, None, closed),
@@ -241,9 +241,11 @@ impl State {
     /// Serves queued waiters, oldest first, for as long as grants are possible. Connection
     /// grants are announced (ConnectionCheckedOut) here, at the instant they are made, so the
     /// events follow the queue's order.
-    pub(crate) fn dispatch(&mut self, closed: &mut Vec<Connection>) {
+    pub(crate) fn dispatch(&mut self, closed: &mut Vec<Box<Connection>>) {
         while let Some(started) = self.waiters.front_started() {
-            let Some(grant) = self.next_grant(self.waiters.len(), closed) else { break };
+            let Some(grant) = self.next_grant(self.waiters.len(), closed) else {
+                break;
+            };
             if let Grant::Connection(conn) = &grant {
                 self.emit_checked_out(conn.id(), started);
             }
@@ -332,7 +334,7 @@ impl State {
     /// Marks the pool closed, closes the available connections and evicts the waiters
     /// (cmap.md "Closing a Connection Pool"). Returns the interrupters of connections that
     /// population threads are establishing, so `close()` can abort and join them.
-    pub(crate) fn close(&mut self, closed: &mut Vec<Connection>) -> Vec<Arc<Interrupter>> {
+    pub(crate) fn close(&mut self, closed: &mut Vec<Box<Connection>>) -> Vec<Arc<Interrupter>> {
         self.phase = PoolState::Closed;
         while let Some(conn) = self.available.pop_front() {
             self.close_connection(conn, ConnectionClosedReason::PoolClosed, None, closed);
@@ -360,7 +362,7 @@ impl State {
     }
 
     /// Closes perished available connections (stale, idle), oldest first.
-    pub(crate) fn prune(&mut self, closed: &mut Vec<Connection>) {
+    pub(crate) fn prune(&mut self, closed: &mut Vec<Box<Connection>>) {
         let mut i = self.available.len();
         while i > 0 {
             i -= 1;

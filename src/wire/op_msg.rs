@@ -77,8 +77,7 @@ impl OpMsg {
                 .map_err(|_| Error::invalid_argument("document sequence larger than 2 GiB"))?;
             out[size_at..size_at + 4].copy_from_slice(&size.to_le_bytes());
         }
-        let len = i32::try_from(out.len() - start)
-            .map_err(|_| Error::invalid_argument("message larger than 2 GiB"))?;
+        let len = i32::try_from(out.len() - start).map_err(|_| Error::invalid_argument("message larger than 2 GiB"))?;
         out[start..start + 4].copy_from_slice(&len.to_le_bytes());
         Ok(())
     }
@@ -89,7 +88,9 @@ impl OpMsg {
         let mut r = Reader { bytes: body, pos: 0 };
         let flags = r.u32()?;
         if flags & REQUIRED_BITS & !KNOWN_REQUIRED_BITS != 0 {
-            return Err(Error::protocol(format!("OP_MSG has unknown required flag bits set: {flags:#x}")));
+            return Err(Error::protocol(format!(
+                "OP_MSG has unknown required flag bits set: {flags:#x}"
+            )));
         }
         let mut end = body.len();
         if flags & CHECKSUM_PRESENT != 0 {
@@ -119,7 +120,9 @@ impl OpMsg {
                         .ok()
                         .and_then(|s| section_start.checked_add(s))
                         .filter(|&e| e <= end && e > r.pos)
-                        .ok_or_else(|| Error::protocol(format!("document sequence size {size} overruns the message")))?;
+                        .ok_or_else(|| {
+                            Error::protocol(format!("document sequence size {size} overruns the message"))
+                        })?;
                     let identifier = r.cstring(section_end)?;
                     let mut documents = Vec::new();
                     while r.pos < section_end {
@@ -131,11 +134,7 @@ impl OpMsg {
             }
         }
         let body = main.ok_or_else(|| Error::protocol("OP_MSG has no payload type 0 section"))?;
-        Ok(OpMsg {
-            flags,
-            body,
-            sequences,
-        })
+        Ok(OpMsg { flags, body, sequences })
     }
 }
 

@@ -203,7 +203,10 @@ impl TestServer {
 
     /// Arms a `configureFailPoint` command; the returned guard turns it off when dropped.
     pub fn fail_point(&self, command: Document) -> FailPointGuard<'_> {
-        let name = command.get_str("configureFailPoint").expect("configureFailPoint name").to_owned();
+        let name = command
+            .get_str("configureFailPoint")
+            .expect("configureFailPoint name")
+            .to_owned();
         self.admin(command);
         FailPointGuard { server: self, name }
     }
