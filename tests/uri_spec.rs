@@ -10,6 +10,14 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+/// Writes a line straight to stderr so it shows even when the test harness captures output.
+macro_rules! report {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr().lock(), $($arg)*);
+    }};
+}
+
 use mongopool::uri::{Acknowledgment, ConnectionString, Credential};
 use serde_json::{json, Map, Value};
 
@@ -172,22 +180,22 @@ fn uri_spec_suites() {
                 Ok(()) => {
                     passed += 1;
                     match exemption {
-                        Some(e) => println!("PASS {name}: {description} [exempt: {}]", e.reason),
-                        None => println!("PASS {name}: {description}"),
+                        Some(e) => report!("PASS {name}: {description} [exempt: {}]", e.reason),
+                        None => report!("PASS {name}: {description}"),
                     }
                 }
                 Err(reason) => {
                     failed += 1;
-                    println!("FAIL {name}: {description}: {reason}");
+                    report!("FAIL {name}: {description}: {reason}");
                 }
             }
         }
     }
     for e in exemptions().filter(|e| !used.contains(&e.description)) {
         failed += 1;
-        println!("FAIL {}: {}: exemption matches no test case", e.file, e.description);
+        report!("FAIL {}: {}: exemption matches no test case", e.file, e.description);
     }
-    println!("uri spec: {passed} passed, {failed} failed");
+    report!("uri spec: {passed} passed, {failed} failed");
     assert_eq!(failed, 0, "{failed} URI spec cases failed; see the FAIL lines above");
 }
 

@@ -186,7 +186,13 @@ impl Pool {
     /// is paused or is cleared while waiting; [`ErrorKind::WaitQueueTimeout`] with the pool's
     /// counts; or the error that establishing a new connection met.
     pub fn check_out(&self) -> Result<PooledConnection> {
-        self.shared().check_out()
+        self.shared().check_out(self.shared().options.wait_queue_timeout())
+    }
+
+    /// Like [`Pool::check_out`], with this call's own wait-queue timeout instead of the pool's
+    /// `waitQueueTimeoutMS` (`None`: wait as long as it takes).
+    pub fn check_out_with_timeout(&self, timeout: Option<std::time::Duration>) -> Result<PooledConnection> {
+        self.shared().check_out(timeout)
     }
 
     /// Clears the pool (cmap.md "Clearing a non-load balanced pool"): all current connections
@@ -430,13 +436,12 @@ impl Shared {
         closed
     }
 
-    fn check_out(self: &Arc<Self>) -> Result<PooledConnection> {
+    fn check_out(self: &Arc<Self>, wait_timeout: Option<std::time::Duration>) -> Result<PooledConnection> {
         let mut st = self.state.lock();
         let mut closed = Vec::new();
         if st.pid != (self.pid)() {
             closed = self.after_fork(&mut st);
         }
-        let wait_timeout = self.options.wait_queue_timeout();
         let started = (st.listening() || wait_timeout.is_some()).then(Instant::now);
         st.emit(|address| {
             CmapEvent::ConnectionCheckOutStarted(ConnectionCheckOutStartedEvent {
