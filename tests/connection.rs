@@ -160,3 +160,51 @@ fn app_name_reaches_the_server() {
     let err = with_name.run_command("admin", doc! { "ping": 1 }).unwrap_err();
     assert_eq!(err.code(), Some(2), "{err:?}");
 }
+
+/// A one-connection fake server: answers the handshake properly, then answers the next
+/// request with `reply(request_id)` raw bytes.
+fn fake_server(reply: impl Fn(i32) -> Vec<u8> + Send + 'static) -> ServerAddress {
+    use mongopool::wire::{encode_to_vec, read_frame, OpMsg, MAX_MESSAGE_SIZE_CAP};
+    use std::io::Write;
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = ServerAddress::tcp("127.0.0.1", listener.local_addr().unwrap().port());
+    std::thread::spawn(move || {
+        let (mut sock, _) = listener.accept().unwrap();
+        let mut body = Vec::new();
+        let hello = read_frame(&mut sock, MAX_MESSAGE_SIZE_CAP, None, &mut body).unwrap();
+        let ok = OpMsg::new(doc! { "ok": 1.0, "isWritablePrimary": true, "maxWireVersion": 21 });
+        sock.write_all(&encode_to_vec(&ok, 1, hello.header.request_id).unwrap())
+            .unwrap();
+        let request = read_frame(&mut sock, MAX_MESSAGE_SIZE_CAP, None, &mut body).unwrap();
+        let _ = sock.write_all(&reply(request.header.request_id));
+        std::thread::sleep(Duration::from_millis(200));
+    });
+    addr
+}
+
+#[test]
+fn a_reply_to_another_request_is_a_protocol_error() {
+    use mongopool::wire::{encode_to_vec, OpMsg};
+    let addr = fake_server(|id| encode_to_vec(&OpMsg::new(doc! { "ok": 1.0 }), 9, id + 1).unwrap());
+    let mut conn = Connection::connect(&addr, &opts()).unwrap();
+    let err = conn.run_command("admin", doc! { "ping": 1 }).unwrap_err();
+    assert!(matches!(err.kind(), ErrorKind::Protocol { .. }), "{err:?}");
+    assert!(err.to_string().contains("responseTo"), "{err}");
+    assert!(conn.is_errored());
+}
+
+#[test]
+fn a_reply_with_an_oversized_length_is_rejected_without_reading_it() {
+    let addr = fake_server(|id| {
+        let mut header = Vec::new();
+        header.extend_from_slice(&i32::MAX.to_le_bytes());
+        header.extend_from_slice(&9i32.to_le_bytes());
+        header.extend_from_slice(&id.to_le_bytes());
+        header.extend_from_slice(&2013i32.to_le_bytes());
+        header
+    });
+    let mut conn = Connection::connect(&addr, &opts()).unwrap();
+    let err = conn.run_command("admin", doc! { "ping": 1 }).unwrap_err();
+    assert!(err.to_string().contains("exceeds maxMessageSizeBytes"), "{err}");
+    assert!(conn.is_errored());
+}

@@ -267,6 +267,43 @@ fn clear_with_interrupt_fails_an_operation_blocked_in_the_server_fast() {
     assert!(cleared);
 }
 
+/// Records event names through the handler trait.
+struct Recorder(Mutex<Vec<&'static str>>);
+
+impl mongopool::CmapEventHandler for Recorder {
+    fn handle_pool_created_event(&self, _: mongopool::events::PoolCreatedEvent) {
+        self.0.lock().push("created");
+    }
+    fn handle_connection_checked_out_event(&self, e: mongopool::events::ConnectionCheckedOutEvent) {
+        self.0.lock().push(if e.connection_id == 1 { "out1" } else { "out?" });
+    }
+    fn handle_connection_checked_in_event(&self, _: mongopool::events::ConnectionCheckedInEvent) {
+        self.0.lock().push("in");
+    }
+    fn handle_pool_closed_event(&self, _: mongopool::events::PoolClosedEvent) {
+        self.0.lock().push("closed");
+    }
+}
+
+#[test]
+fn handler_subscribers_see_every_event_in_order() {
+    let recorder = Arc::new(Recorder(Mutex::new(Vec::new())));
+    let pool = Pool::builder("db.test:27017".parse().unwrap())
+        .establisher(Arc::new(Detached))
+        .event_handler(recorder.clone())
+        .build()
+        .unwrap();
+    pool.ready().unwrap();
+    drop(pool.check_out().unwrap());
+    drop(pool.check_out().unwrap());
+    pool.close();
+    wait_until("the handler thread to catch up", || recorder.0.lock().len() == 6);
+    assert_eq!(
+        *recorder.0.lock(),
+        vec!["created", "out1", "in", "out1", "in", "closed"]
+    );
+}
+
 #[test]
 fn a_failed_establishment_emits_check_out_failed_with_connection_error() {
     // CMAP prose test 5, against a port nobody listens on.
