@@ -40,10 +40,11 @@ struct Inner {
 }
 
 /// What went wrong. Match on this to decide what to do with an [`Error`].
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ErrorKind {
     /// A socket-level failure: refused, reset, closed by the peer, unreachable.
+    #[error("I/O error: {source}")]
     Io {
         /// The operating system's classification.
         kind: std::io::ErrorKind,
@@ -51,6 +52,7 @@ pub enum ErrorKind {
         source: Arc<std::io::Error>,
     },
     /// A connect, read or write did not finish in time.
+    #[error("{operation} timed out after {} ms", after.as_millis())]
     Timeout {
         /// What timed out (for example "connect" or "read").
         operation: &'static str,
@@ -58,43 +60,55 @@ pub enum ErrorKind {
         after: Duration,
     },
     /// The peer sent bytes that are not a valid MongoDB wire message.
+    #[error("protocol error: {message}")]
     Protocol {
         /// What was wrong with the frame.
         message: String,
     },
     /// The server answered a command with `ok: 0`.
+    #[error("command failed with error {} ({}): {}", .0.code, .0.code_name, .0.message)]
     Command(CommandError),
     /// An option, URI or call argument is invalid.
+    #[error("invalid argument: {message}")]
     InvalidArgument {
         /// What was wrong and with which option.
         message: String,
     },
     /// Host name resolution failed or produced no address.
+    #[error("DNS resolution failed: {message}")]
     Dns {
         /// Why resolution failed.
         message: String,
     },
     /// A TLS certificate or host name could not be verified, or TLS could not be configured.
+    #[error("TLS error: {message}")]
     Tls {
         /// The TLS library's explanation.
         message: String,
     },
     /// Authentication failed (wrong credentials, unsupported mechanism, a server that could not
     /// prove it knows the password).
+    #[error("authentication failed: {message}")]
     Authentication {
         /// What failed.
         message: String,
     },
     /// Check-out from a closed pool (CMAP `PoolClosedError`).
+    #[error("Attempted to check out a connection from closed connection pool")]
     PoolClosed,
     /// Check-out from a paused pool, or a waiter evicted by `clear()` (CMAP `PoolClearedError`,
     /// retryable).
+    #[error("Connection pool was cleared because another operation failed with: {cause}")]
     PoolCleared {
         /// Why the pool was cleared.
         cause: String,
     },
     /// No connection became available before the wait-queue timeout (CMAP
     /// `WaitQueueTimeoutError`).
+    #[error(
+        "{}",
+        wait_queue_timeout_message(timeout, in_use, pending, available, waiters, max_pool_size)
+    )]
     WaitQueueTimeout {
         /// The timeout that expired.
         timeout: Duration,
@@ -110,11 +124,14 @@ pub enum ErrorKind {
         max_pool_size: u32,
     },
     /// A connection was used after it had been closed or marked errored.
+    #[error("the connection is closed")]
     ConnectionClosed,
     /// The pool interrupted this in-use connection while clearing with
     /// `interrupt_in_use_connections` (retryable, like [`ErrorKind::PoolCleared`]).
+    #[error("Connection interrupted due to server monitor timeout")]
     ConnectionInterrupted,
     /// An internal invariant did not hold. Seeing this is a bug in mongopool.
+    #[error("internal error (a bug in mongopool): {message}")]
     Internal {
         /// What went wrong.
         message: String,
@@ -256,56 +273,23 @@ impl Error {
     }
 }
 
-impl fmt::Display for ErrorKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            ErrorKind::Io { source, .. } => write!(f, "I/O error: {source}"),
-            ErrorKind::Timeout { operation, after } => {
-                write!(f, "{operation} timed out after {} ms", after.as_millis())
-            }
-            ErrorKind::Protocol { message } => write!(f, "protocol error: {message}"),
-            ErrorKind::Command(c) => write!(
-                f,
-                "command failed with error {} ({}): {}",
-                c.code, c.code_name, c.message
-            ),
-            ErrorKind::InvalidArgument { message } => write!(f, "invalid argument: {message}"),
-            ErrorKind::Dns { message } => write!(f, "DNS resolution failed: {message}"),
-            ErrorKind::Tls { message } => write!(f, "TLS error: {message}"),
-            ErrorKind::Authentication { message } => write!(f, "authentication failed: {message}"),
-            ErrorKind::PoolClosed => {
-                write!(f, "Attempted to check out a connection from closed connection pool")
-            }
-            ErrorKind::PoolCleared { cause } => write!(
-                f,
-                "Connection pool was cleared because another operation failed with: {cause}"
-            ),
-            ErrorKind::WaitQueueTimeout {
-                timeout,
-                in_use,
-                pending,
-                available,
-                waiters,
-                max_pool_size,
-            } => {
-                write!(
-                    f,
-                    "Timed out while checking out a connection from connection pool after {} ms: \
-                     {in_use} in use, {pending} pending, {available} available, {waiters} other threads waiting",
-                    timeout.as_millis()
-                )?;
-                if *max_pool_size > 0 {
-                    write!(f, " (maxPoolSize {max_pool_size})")?;
-                }
-                Ok(())
-            }
-            ErrorKind::ConnectionClosed => write!(f, "the connection is closed"),
-            ErrorKind::ConnectionInterrupted => {
-                write!(f, "Connection interrupted due to server monitor timeout")
-            }
-            ErrorKind::Internal { message } => write!(f, "internal error (a bug in mongopool): {message}"),
-        }
+fn wait_queue_timeout_message(
+    timeout: &Duration,
+    in_use: &u32,
+    pending: &u32,
+    available: &u32,
+    waiters: &u32,
+    max_pool_size: &u32,
+) -> String {
+    let mut text = format!(
+        "Timed out while checking out a connection from connection pool after {} ms: \
+         {in_use} in use, {pending} pending, {available} available, {waiters} other threads waiting",
+        timeout.as_millis()
+    );
+    if *max_pool_size > 0 {
+        text.push_str(&format!(" (maxPoolSize {max_pool_size})"));
     }
+    text
 }
 
 impl fmt::Display for Error {
