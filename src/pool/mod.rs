@@ -112,6 +112,9 @@ pub(crate) struct Shared {
     pub(crate) pid: fn() -> u32,
 }
 
+/// How long `close()` waits for population threads to finish after interrupting them.
+const POPULATOR_JOIN_GRACE: std::time::Duration = std::time::Duration::from_millis(50);
+
 #[derive(Default)]
 struct Threads {
     background: Option<JoinHandle<()>>,
@@ -416,6 +419,7 @@ impl Shared {
             "the process forked; connections inherited from the parent were closed".into(),
         );
         st.prune(&mut closed);
+        st.forget_inherited();
         if phase == PoolState::Ready {
             st.phase = PoolState::Ready;
             st.emit(|address| {
@@ -597,6 +601,11 @@ impl Shared {
                 connection_id: id,
             })
         });
+        if conn.generation() < st.fork_floor {
+            // Inherited from a parent process and no longer counted: just close the socket.
+            drop(st);
+            return;
+        }
         let reason = if st.phase == PoolState::Closed {
             Some(ConnectionClosedReason::PoolClosed)
         } else if conn.generation() != st.generation {
@@ -650,14 +659,25 @@ impl Shared {
                 address: address.clone(),
             })
         });
-        self.bg_cv.notify_one();
+        self.bg_cv.notify_all();
         drop(st);
         drop(closed);
         populating.iter().for_each(|i| i.interrupt());
         let threads = std::mem::take(&mut *self.threads.lock());
         let current = std::thread::current().id();
-        for handle in threads.background.into_iter().chain(threads.populators) {
-            if handle.thread().id() != current {
+        // The background thread only ever waits on the condvar, so it ends at once.
+        if let Some(handle) = threads.background.filter(|h| h.thread().id() != current) {
+            let _ = handle.join();
+        }
+        // Population threads end within moments of their interrupt, unless one is still in a
+        // TCP connect, which a socket shutdown cannot abort: wait a little, then let it finish
+        // on its own (within connectTimeoutMS; it closes its connection as poolClosed).
+        let deadline = Instant::now() + POPULATOR_JOIN_GRACE;
+        for handle in threads.populators {
+            while !handle.is_finished() && Instant::now() < deadline {
+                std::thread::sleep(std::time::Duration::from_millis(1));
+            }
+            if handle.is_finished() {
                 let _ = handle.join();
             }
         }

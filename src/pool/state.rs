@@ -70,6 +70,9 @@ pub(crate) struct State {
     clear_cause: Option<String>,
     pub(crate) subscribers: Subscribers,
     pub(crate) pid: u32,
+    /// Connections of a generation below this were inherited from a parent process: they are
+    /// no longer counted, so their check-in must not touch the counts (see `forget_inherited`).
+    pub(crate) fork_floor: u32,
     max_pool_size: u32,
     max_connecting: u32,
     max_idle_time: Option<Duration>,
@@ -93,6 +96,7 @@ impl State {
             clear_cause: None,
             subscribers: Subscribers::default(),
             pid,
+            fork_floor: 0,
             max_pool_size: options.max_pool_size(),
             max_connecting: options.max_connecting(),
             max_idle_time: options.max_idle_time(),
@@ -359,6 +363,19 @@ impl State {
                 .collect(),
             None => Vec::new(),
         }
+    }
+
+    /// After a fork: the connections that were in use or pending belong to threads that do not
+    /// exist in this process, so they stop counting (otherwise a child could stay at
+    /// maxPoolSize forever). Must run after `clear()` (which evicted the waiters of the
+    /// parent's threads and bumped the generation) and `prune()` (which closed the available
+    /// ones).
+    pub(crate) fn forget_inherited(&mut self) {
+        self.total = self.available.len() as u32;
+        self.pending = 0;
+        self.populating = 0;
+        self.live.clear();
+        self.fork_floor = self.generation;
     }
 
     /// Closes perished available connections (stale, idle), oldest first.

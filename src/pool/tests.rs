@@ -54,3 +54,36 @@ fn a_changed_pid_clears_the_pool_before_check_out() {
     drop(second);
     pool.close();
 }
+
+#[test]
+fn after_a_fork_connections_held_by_vanished_threads_stop_counting() {
+    static PID: AtomicU32 = AtomicU32::new(200);
+    fn pid() -> u32 {
+        PID.load(Ordering::SeqCst)
+    }
+    let pool = Pool::builder("db:27017".parse().unwrap())
+        .options(PoolOptions::builder().max_pool_size(2).build().unwrap())
+        .establisher(Arc::new(Detached))
+        .pid_source(pid)
+        .build()
+        .unwrap();
+    pool.ready().unwrap();
+    // Two connections in use: the pool is at maxPoolSize.
+    let a = pool.check_out().unwrap();
+    let b = pool.check_out().unwrap();
+    PID.store(201, Ordering::SeqCst); // "fork": the threads holding a and b are gone
+    let c = pool
+        .check_out_with_timeout(Some(std::time::Duration::from_millis(200)))
+        .unwrap();
+    let d = pool
+        .check_out_with_timeout(Some(std::time::Duration::from_millis(200)))
+        .unwrap();
+    assert_eq!(pool.status().total, 2);
+    // An inherited guard checked in by the forking thread does not disturb the counts.
+    drop(a);
+    drop(b);
+    let status = pool.status();
+    assert_eq!((status.total, status.in_use), (2, 2));
+    drop((c, d));
+    assert_eq!(pool.status().available, 2);
+}
