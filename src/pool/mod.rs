@@ -12,6 +12,7 @@
 
 mod background;
 mod establish;
+mod fork;
 mod grant;
 mod guard;
 mod logging;
@@ -108,8 +109,6 @@ pub(crate) struct Shared {
     pub(crate) bg_cv: Condvar,
     /// Join handles of the pool's threads. Never locked while `state` is held.
     threads: Mutex<Threads>,
-    /// The process id source (a function so tests can simulate a fork).
-    pub(crate) pid: fn() -> u32,
 }
 
 /// How long `close()` waits for population threads to finish after interrupting them.
@@ -157,7 +156,8 @@ impl Pool {
             establisher: None,
             senders: Vec::new(),
             handlers: Vec::new(),
-            pid: std::process::id,
+            #[cfg(test)]
+            pid: None,
         }
     }
 
@@ -260,7 +260,8 @@ pub struct PoolBuilder {
     establisher: Option<Arc<dyn Establisher>>,
     senders: Vec<Sender<CmapEvent>>,
     handlers: Vec<Arc<dyn CmapEventHandler>>,
-    pid: fn() -> u32,
+    #[cfg(test)]
+    pid: Option<fn() -> u32>,
 }
 
 impl PoolBuilder {
@@ -290,9 +291,10 @@ impl PoolBuilder {
         self
     }
 
+    /// Simulates forks in tests: the pool sees a fork whenever `pid()` changes.
     #[cfg(test)]
     pub(crate) fn pid_source(mut self, pid: fn() -> u32) -> Self {
-        self.pid = pid;
+        self.pid = Some(pid);
         self
     }
 
@@ -304,7 +306,11 @@ impl PoolBuilder {
             .establisher
             .take()
             .unwrap_or_else(|| Arc::new(TcpEstablisher::new(self.options.connection().clone())));
-        let mut state = State::new(self.address.clone(), &self.options, (self.pid)());
+        #[cfg(test)]
+        let fork = self.pid.map_or_else(fork::ForkDetector::new, fork::ForkDetector::fake);
+        #[cfg(not(test))]
+        let fork = fork::ForkDetector::new();
+        let mut state = State::new(self.address.clone(), &self.options, fork);
         for sender in self.senders {
             state.subscribers.add_sender(sender);
         }
@@ -318,7 +324,6 @@ impl PoolBuilder {
             state: Mutex::new(state),
             bg_cv: Condvar::new(),
             threads: Mutex::new(Threads::default()),
-            pid: self.pid,
         });
         shared.emit_pool_created();
         shared.start_background()?;
@@ -411,7 +416,6 @@ impl Shared {
     /// connections and threads are unusable, so the pool clears itself and starts a new
     /// background thread. Returns the inherited connections to drop outside the lock.
     fn after_fork(self: &Arc<Self>, st: &mut MutexGuard<'_, State>) -> Vec<Box<Connection>> {
-        st.pid = (self.pid)();
         let mut closed = Vec::new();
         let phase = st.phase;
         st.clear(
@@ -443,7 +447,7 @@ impl Shared {
     fn check_out(self: &Arc<Self>, wait_timeout: Option<std::time::Duration>) -> Result<PooledConnection> {
         let mut st = self.state.lock();
         let mut closed = Vec::new();
-        if st.pid != (self.pid)() {
+        if st.fork.forked() {
             closed = self.after_fork(&mut st);
         }
         let started = (st.listening() || wait_timeout.is_some()).then(Instant::now);

@@ -69,7 +69,7 @@ pub(crate) struct State {
     /// Why the pool was last cleared, for the PoolClearedError of later check-outs.
     clear_cause: Option<String>,
     pub(crate) subscribers: Subscribers,
-    pub(crate) pid: u32,
+    pub(crate) fork: super::fork::ForkDetector,
     /// Connections of a generation below this were inherited from a parent process: they are
     /// no longer counted, so their check-in must not touch the counts (see `forget_inherited`).
     pub(crate) fork_floor: u32,
@@ -79,7 +79,7 @@ pub(crate) struct State {
 }
 
 impl State {
-    pub(crate) fn new(address: ServerAddress, options: &super::PoolOptions, pid: u32) -> Self {
+    pub(crate) fn new(address: ServerAddress, options: &super::PoolOptions, fork: super::fork::ForkDetector) -> Self {
         State {
             address,
             phase: PoolState::Paused,
@@ -95,7 +95,7 @@ impl State {
             bg_wake: false,
             clear_cause: None,
             subscribers: Subscribers::default(),
-            pid,
+            fork,
             fork_floor: 0,
             max_pool_size: options.max_pool_size(),
             max_connecting: options.max_connecting(),
