@@ -11,6 +11,7 @@ use crate::events::{CmapEvent, ConnectionCheckOutFailedReason, ConnectionClosedR
 pub const LOG_TARGET: &str = "mongopool::connection";
 
 /// Whether a logger wants connection pool messages. Checked before any message is built.
+#[inline]
 pub(crate) fn enabled() -> bool {
     log::log_enabled!(target: LOG_TARGET, Level::Debug)
 }

@@ -108,13 +108,19 @@ impl State {
         !self.subscribers.is_empty() || logging::enabled()
     }
 
-    /// Emits an event and its log message. The event is built only if someone listens.
+    /// Emits an event and its log message. The event is built only if someone listens; the
+    /// check is inlined so that a pool nobody listens to pays two loads per event.
+    #[inline]
     pub(crate) fn emit(&mut self, make: impl FnOnce(&ServerAddress) -> CmapEvent) {
         let log = logging::enabled();
         if self.subscribers.is_empty() && !log {
             return;
         }
-        let event = make(&self.address);
+        self.deliver(make(&self.address), log);
+    }
+
+    #[inline(never)]
+    fn deliver(&mut self, event: CmapEvent, log: bool) {
         if log {
             logging::log_event(&event);
         }
@@ -229,6 +235,7 @@ impl State {
     /// for everyone waiting: such connections become available within one handshake and go
     /// to the waiters in order, so creating more would only open surplus connections
     /// (pool-checkout-minPoolSize-connection-maxConnecting.json).
+    #[inline]
     pub(crate) fn next_grant(&mut self, demand: usize, closed: &mut Vec<Box<Connection>>) -> Option<Grant> {
         while let Some(conn) = self.available.pop_front() {
             match self.perished(&conn) {
@@ -245,6 +252,7 @@ impl State {
     /// Serves queued waiters, oldest first, for as long as grants are possible. Connection
     /// grants are announced (ConnectionCheckedOut) here, at the instant they are made, so the
     /// events follow the queue's order.
+    #[inline]
     pub(crate) fn dispatch(&mut self, closed: &mut Vec<Box<Connection>>) {
         while let Some(started) = self.waiters.front_started() {
             let Some(grant) = self.next_grant(self.waiters.len(), closed) else {
@@ -257,6 +265,7 @@ impl State {
         }
     }
 
+    #[inline]
     pub(crate) fn emit_checked_out(&mut self, connection_id: u64, started: Option<Instant>) {
         self.emit(|address| {
             CmapEvent::ConnectionCheckedOut(ConnectionCheckedOutEvent {
