@@ -1,8 +1,8 @@
 //! The CMAP connection pool.
 //!
-//! One `parking_lot::Mutex` guards the whole pool state ([`state`]); a FIFO queue of waiter
-//! slots, each with its own `Condvar` ([`wait_queue`]), hands connections to check-outs in
-//! arrival order; one background thread per pool ([`background`]) keeps minPoolSize, prunes
+//! One `parking_lot::Mutex` guards the whole pool state (module `state`); a FIFO queue of waiter
+//! slots, each with its own `Condvar` (module `wait_queue`), hands connections to check-outs in
+//! arrival order; one background thread per pool (module `background`) keeps minPoolSize, prunes
 //! perished connections and performs interrupts. Establishment and socket teardown always
 //! happen outside the mutex.
 
@@ -69,7 +69,7 @@ pub struct PoolStatus {
 /// A pool of connections to one server, implementing the CMAP specification.
 ///
 /// A pool starts **paused**: check-outs fail with a retryable [`ErrorKind::PoolCleared`] until
-/// [`Pool::ready`] is called (by you, or by a [`crate::Client`]'s monitor after a successful
+/// [`Pool::ready`] is called (by you, or by a client's server monitor after a successful
 /// server check). Cloning a `Pool` gives another handle to the same pool; dropping the last
 /// handle closes it.
 ///

@@ -12,7 +12,7 @@ pub const DEFAULT_MAX_CONNECTING: u32 = 2;
 /// The default pause between background runs.
 pub const DEFAULT_MAINTENANCE_INTERVAL: Duration = Duration::from_secs(1);
 
-/// Options of one pool. All pools of a [`crate::Client`] share the same options (CMAP prose
+/// Options of one pool. All pools of a client share the same options (CMAP prose
 /// tests 1 and 2).
 ///
 /// The pool-level options remember whether the user set them, so the `PoolCreated` event and
