@@ -15,23 +15,13 @@ use std::time::{Duration, Instant};
 use bson::{doc, Document};
 use crossbeam_channel::{Receiver, Sender};
 use mongopool::events::CmapEvent;
-use mongopool::{
-    Connection, Error, ErrorKind, Establisher, Interrupter, Pool, PoolOptions, PooledConnection, ServerAddress,
-};
+use mongopool::{Error, ErrorKind, Pool, PoolOptions, PooledConnection};
 use parking_lot::Mutex;
 use serde_json::{json, Map, Value};
+use support::detached::Detached;
 use support::server::TestServer;
 
 const DEFAULT_WAIT_FOR_EVENT: Duration = Duration::from_secs(10);
-
-/// Connections without sockets: the unit tests only look at ids and events.
-struct DetachedEstablisher;
-
-impl Establisher for DetachedEstablisher {
-    fn establish(&self, address: &ServerAddress, _: Arc<Interrupter>) -> mongopool::Result<Connection> {
-        Ok(Connection::detached(address.clone()))
-    }
-}
 
 pub fn spec_dir() -> PathBuf {
     match std::env::var("MONGOPOOL_SPEC_TESTS") {
@@ -249,7 +239,7 @@ fn run_test(test: &Value, server: Option<&TestServer>) -> Result<(), String> {
     let (tx, rx) = crossbeam_channel::unbounded();
     let builder = match server {
         Some(s) => Pool::builder(s.address().clone()),
-        None => Pool::builder("localhost:27017".parse().unwrap()).establisher(Arc::new(DetachedEstablisher)),
+        None => Pool::builder("localhost:27017".parse().unwrap()).establisher(Arc::new(Detached)),
     };
     let pool = builder
         .options(options)

@@ -10,19 +10,10 @@ use std::time::{Duration, Instant};
 
 use bson::doc;
 use mongopool::events::ConnectionCheckOutFailedReason;
-use mongopool::{
-    CmapEvent, Connection, ErrorKind, Establisher, Interrupter, Pool, PoolOptions, PoolState, ServerAddress,
-};
+use mongopool::{CmapEvent, ErrorKind, Pool, PoolOptions, PoolState, ServerAddress};
 use parking_lot::Mutex;
+use support::detached::Detached;
 use support::server::TestServer;
-
-struct Detached;
-
-impl Establisher for Detached {
-    fn establish(&self, address: &ServerAddress, _: Arc<Interrupter>) -> mongopool::Result<Connection> {
-        Ok(Connection::detached(address.clone()))
-    }
-}
 
 fn detached_pool(options: PoolOptions) -> Pool {
     let pool = Pool::with_establisher("db.test:27017".parse().unwrap(), options, Arc::new(Detached)).unwrap();

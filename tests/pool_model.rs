@@ -2,23 +2,15 @@
 //! counters (total, available, in use, generation, state) and of which connection a check-out
 //! gets, checked after every step, plus the event-accounting invariants at the end.
 
+mod support;
+
 use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
 
-use mongopool::{
-    CmapEvent, Connection, ErrorKind, Establisher, Interrupter, Pool, PoolOptions, PoolState, PooledConnection,
-    ServerAddress,
-};
+use mongopool::{CmapEvent, ErrorKind, Pool, PoolOptions, PoolState, PooledConnection};
 use proptest::prelude::*;
-
-struct Detached;
-
-impl Establisher for Detached {
-    fn establish(&self, address: &ServerAddress, _: Arc<Interrupter>) -> mongopool::Result<Connection> {
-        Ok(Connection::detached(address.clone()))
-    }
-}
+use support::detached::Detached;
 
 #[derive(Clone, Debug)]
 enum Op {

@@ -189,24 +189,19 @@ impl State {
         error: Option<Error>,
         closed: &mut Vec<Box<Connection>>,
     ) {
-        self.total -= 1;
-        self.live.remove(&conn.id());
-        let id = conn.id();
-        self.emit(|address| {
-            CmapEvent::ConnectionClosed(ConnectionClosedEvent {
-                address: address.clone(),
-                connection_id: id,
-                reason,
-                error,
-            })
-        });
+        self.forget(conn.id(), reason, error);
         closed.push(conn);
     }
 
     /// Forgets a pending connection whose establishment failed and reports it closed.
     pub(crate) fn discard_pending(&mut self, id: u64, reason: ConnectionClosedReason, error: Option<Error>) {
-        self.total -= 1;
         self.finish_pending(id);
+        self.forget(id, reason, error);
+    }
+
+    /// Removes connection `id` from the total and the live set and emits ConnectionClosed.
+    fn forget(&mut self, id: u64, reason: ConnectionClosedReason, error: Option<Error>) {
+        self.total -= 1;
         self.live.remove(&id);
         self.emit(|address| {
             CmapEvent::ConnectionClosed(ConnectionClosedEvent {

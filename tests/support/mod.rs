@@ -1,4 +1,5 @@
 //! Shared test support: the SecantusDB harness.
 #![allow(dead_code)]
 
+pub mod detached;
 pub mod server;
