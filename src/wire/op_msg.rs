@@ -202,7 +202,11 @@ impl Reader<'_> {
             )));
         }
         let raw = self.take(len as usize)?;
-        Document::from_reader(raw).map_err(|e| Error::protocol(format!("invalid BSON document: {e}")))
+        // Parsed in place from the bounded slice: `Document::from_reader` would pre-allocate
+        // whatever length the bytes declare.
+        bson::RawDocument::from_bytes(raw)
+            .and_then(Document::try_from)
+            .map_err(|e| Error::protocol(format!("invalid BSON document: {e}")))
     }
 }
 
