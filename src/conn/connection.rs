@@ -27,6 +27,8 @@ pub struct Connection {
     pub(crate) last_used: Instant,
     hello: Option<HelloReply>,
     errored: bool,
+    /// The error that made the connection errored, reported when the pool closes it.
+    error: Option<Error>,
     stream: BufReader<Stream>,
     write_buf: Vec<u8>,
     read_buf: Vec<u8>,
@@ -109,6 +111,7 @@ impl Connection {
             last_used: now,
             hello: None,
             errored: false,
+            error: None,
             stream: BufReader::with_capacity(16 * 1024, stream),
             write_buf: Vec::new(),
             read_buf: Vec::new(),
@@ -137,10 +140,13 @@ impl Connection {
             Ok(reply) => reply,
             Err(err) => {
                 self.errored = true;
-                if self.interrupter.is_interrupted() {
-                    return Err(self.interrupted_error());
-                }
-                return Err(err.with_address(&self.address));
+                let err = if self.interrupter.is_interrupted() {
+                    self.interrupted_error()
+                } else {
+                    err.with_address(&self.address)
+                };
+                self.error = Some(err.clone());
+                return Err(err);
             }
         };
         command_result(reply).map_err(|e| e.with_address(&self.address))
@@ -232,6 +238,11 @@ impl Connection {
     /// Marks the connection unfit for reuse: its pool will close it on check-in.
     pub fn mark_errored(&mut self) {
         self.errored = true;
+    }
+
+    /// The error that made the connection errored, if a command met one.
+    pub(crate) fn take_error(&mut self) -> Option<Error> {
+        self.error.take()
     }
 
     pub(crate) fn set_pool_identity(&mut self, id: u64, generation: u32) {

@@ -621,7 +621,10 @@ impl Shared {
         };
         match reason {
             Some(reason) => {
-                st.close_connection(conn, reason, None, &mut closed);
+                let error = (reason == ConnectionClosedReason::Error)
+                    .then(|| conn.take_error())
+                    .flatten();
+                st.close_connection(conn, reason, error, &mut closed);
                 if st.total < self.options.min_pool_size() && st.phase == PoolState::Ready {
                     self.wake_background(&mut st);
                 }
