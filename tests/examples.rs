@@ -7,14 +7,16 @@ use std::process::Command;
 
 use support::server::TestServer;
 
-/// `cargo test --all-targets` builds the examples next to this test's own binary.
+/// The example programs as `cargo build --examples` leaves them next to this test's binary
+/// (`cargo test` itself builds examples only as test harnesses, so `scripts/test` builds them
+/// first).
 fn example(name: &str) -> PathBuf {
     let exe = std::env::current_exe().expect("test binary path");
     let dir = exe.parent().and_then(|deps| deps.parent()).expect("target profile dir");
     let path = dir.join("examples").join(name);
     assert!(
-        path.exists(),
-        "{} is not built: run `cargo test --all-targets`",
+        path.is_file(),
+        "{} is not built: run `cargo build --examples` first (scripts/test does)",
         path.display()
     );
     path
