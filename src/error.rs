@@ -130,6 +130,18 @@ pub enum ErrorKind {
     /// `interrupt_in_use_connections` (retryable, like [`ErrorKind::PoolCleared`]).
     #[error("Connection interrupted due to server monitor timeout")]
     ConnectionInterrupted,
+    /// No server suitable for the operation was found within `serverSelectionTimeoutMS`
+    /// (a [`crate::Client`] check-out).
+    #[error("server selection timed out after {} ms: {message}", timeout.as_millis())]
+    ServerSelectionTimeout {
+        /// The timeout that expired.
+        timeout: Duration,
+        /// What the client knew about each server when it gave up.
+        message: String,
+    },
+    /// The [`crate::Client`] was closed.
+    #[error("the client is closed")]
+    ClientClosed,
     /// An internal invariant did not hold. Seeing this is a bug in mongopool.
     #[error("internal error (a bug in mongopool): {message}")]
     Internal {

@@ -55,6 +55,20 @@
 //! the error that establishing its connection met. [`Error::is_retryable`] tells whether a
 //! retry on a fresh connection may succeed.
 //!
+//! # A client: pools for a deployment
+//!
+//! A [`Client`] built from a connection string creates one pool per server, all with the same
+//! options, and one monitor thread per server (server-monitoring.md, polling protocol) that
+//! marks the server's pool ready after a successful check and clears it after a failed one;
+//! hosts that a replica set member lists get pools too, unless `directConnection=true`.
+//!
+//! ```no_run
+//! let client = mongopool::Client::with_uri("mongodb://localhost:27017/?maxPoolSize=10")?;
+//! let mut conn = client.check_out()?; // no ready() call: the monitor does it
+//! conn.run_command("admin", bson::doc! { "ping": 1 })?;
+//! # Ok::<(), mongopool::Error>(())
+//! ```
+//!
 //! # Fork safety
 //!
 //! Connections are not fork-safe. A pool used in a forked child notices the fork at its next
@@ -66,6 +80,7 @@
 
 pub mod address;
 pub mod auth;
+pub mod client;
 pub mod conn;
 pub mod error;
 pub mod events;
@@ -74,6 +89,7 @@ pub mod uri;
 pub mod wire;
 
 pub use address::ServerAddress;
+pub use client::{Client, ClientBuilder, ClientOptions, ClientOptionsBuilder, ServerType, TlsOptions};
 pub use conn::{Connection, ConnectionOptions, DriverInfo, HelloReply, Interrupter};
 pub use error::{CommandError, Error, ErrorKind, Result};
 pub use events::{CmapEvent, CmapEventHandler};

@@ -232,6 +232,12 @@ impl Pool {
         self.shared().state.lock().subscribers.add_bounded(capacity)
     }
 
+    /// Sends every event from now on into `sender` as well. One sender may serve several pools:
+    /// a [`crate::Client`] uses this to feed one merged stream from all of its pools.
+    pub fn add_event_sender(&self, sender: Sender<CmapEvent>) {
+        self.shared().state.lock().subscribers.add_sender(sender);
+    }
+
     /// Delivers events to `handler` on a dedicated thread, in order. The thread ends when the
     /// pool's state is dropped (the pool closed and every connection returned).
     pub fn subscribe_handler(&self, handler: Arc<dyn CmapEventHandler>) -> Result<()> {

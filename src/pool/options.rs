@@ -83,6 +83,12 @@ impl PoolOptions {
         &self.connection
     }
 
+    /// The connection options, for a [`crate::Client`] that sets `loadBalanced` on options
+    /// built elsewhere.
+    pub(crate) fn connection_mut(&mut self) -> &mut ConnectionOptions {
+        &mut self.connection
+    }
+
     /// The pool options the user set explicitly, as (CMAP name, value) pairs, for the
     /// `PoolCreated` event and log message.
     pub fn user_specified(&self) -> Vec<(&'static str, u64)> {

@@ -1,0 +1,609 @@
+//! [`ClientOptions`] and the conversions from a parsed connection string
+//! ([`ConnectionString`]) into client, pool and connection options.
+//!
+//! Defaults are applied here, not in the parser: a `None` in the connection string means "use
+//! the default", and a zero `...TimeoutMS` means "no limit" (uri-options.md), which is `None`
+//! in [`ConnectionOptions`] and [`PoolOptions`].
+
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::address::ServerAddress;
+use crate::conn::{ConnectionOptions, DEFAULT_CONNECT_TIMEOUT};
+use crate::error::{Error, Result};
+use crate::pool::PoolOptions;
+use crate::uri::{ConnectionString, Credential};
+
+/// The default `heartbeatFrequencyMS` for multi-threaded clients (server-monitoring.md
+/// "heartbeatFrequencyMS": it MUST default to 10 seconds).
+pub const DEFAULT_HEARTBEAT_FREQUENCY: Duration = Duration::from_secs(10);
+/// `minHeartbeatFrequencyMS`: the smallest allowed `heartbeatFrequencyMS`, and the shortest
+/// pause between two checks of one server (server-monitoring.md: it MUST be 500 ms).
+pub const MIN_HEARTBEAT_FREQUENCY: Duration = Duration::from_millis(500);
+/// The default `serverSelectionTimeoutMS`.
+pub const DEFAULT_SERVER_SELECTION_TIMEOUT: Duration = Duration::from_secs(30);
+/// The `log` target of connection string warnings.
+pub const URI_LOG_TARGET: &str = "mongopool::uri";
+
+/// TLS settings from the `tls*` options. A [`ClientOptions`] with TLS settings is refused by
+/// [`crate::Client::new`] until connections support TLS.
+///
+/// `Debug` shows the key file password as `"***"`.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct TlsOptions {
+    /// `tlsCAFile`: the certificate authorities to trust instead of the system's.
+    pub ca_file: Option<PathBuf>,
+    /// `tlsCertificateKeyFile`: the client certificate and key.
+    pub certificate_key_file: Option<PathBuf>,
+    /// `tlsCertificateKeyFilePassword`: the key's password.
+    pub certificate_key_file_password: Option<String>,
+    /// `tlsAllowInvalidCertificates` (or `tlsInsecure`).
+    pub allow_invalid_certificates: bool,
+    /// `tlsAllowInvalidHostnames` (or `tlsInsecure`).
+    pub allow_invalid_hostnames: bool,
+    /// `tlsDisableOCSPEndpointCheck` (or `tlsInsecure`).
+    pub disable_ocsp_endpoint_check: bool,
+    /// `tlsDisableCertificateRevocationCheck`.
+    pub disable_certificate_revocation_check: bool,
+}
+
+impl fmt::Debug for TlsOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TlsOptions")
+            .field("ca_file", &self.ca_file)
+            .field("certificate_key_file", &self.certificate_key_file)
+            .field(
+                "certificate_key_file_password",
+                &self.certificate_key_file_password.as_ref().map(|_| "***"),
+            )
+            .field("allow_invalid_certificates", &self.allow_invalid_certificates)
+            .field("allow_invalid_hostnames", &self.allow_invalid_hostnames)
+            .field("disable_ocsp_endpoint_check", &self.disable_ocsp_endpoint_check)
+            .field(
+                "disable_certificate_revocation_check",
+                &self.disable_certificate_revocation_check,
+            )
+            .finish()
+    }
+}
+
+/// Everything a [`crate::Client`] needs: the seed list, the options every pool gets (CMAP
+/// prose tests 1 and 2: all pools of a client share the same options), monitoring and
+/// topology settings, and the TLS, authentication and compression settings that connection
+/// establishment will consume.
+///
+/// Built from a URI with [`ClientOptions::parse`] or by hand with [`ClientOptions::builder`].
+/// `Debug` never shows the password or other secrets.
+///
+/// ```
+/// use std::time::Duration;
+/// use mongopool::ClientOptions;
+///
+/// let opts = ClientOptions::parse("mongodb://db1,db2:27018/?maxPoolSize=20&heartbeatFrequencyMS=2000")?;
+/// assert_eq!(opts.hosts().len(), 2);
+/// assert_eq!(opts.pool_options().max_pool_size(), 20);
+/// assert_eq!(opts.heartbeat_frequency(), Duration::from_secs(2));
+///
+/// let opts = ClientOptions::builder()
+///     .host("localhost:27017".parse()?)
+///     .heartbeat_frequency(Duration::from_millis(500))
+///     .direct_connection(true)
+///     .build()?;
+/// assert_eq!(opts.direct_connection(), Some(true));
+/// assert!(ClientOptions::builder()
+///     .host("localhost:27017".parse()?)
+///     .heartbeat_frequency(Duration::from_millis(499))
+///     .build()
+///     .is_err());
+/// # Ok::<(), mongopool::Error>(())
+/// ```
+#[derive(Clone, PartialEq)]
+pub struct ClientOptions {
+    hosts: Vec<ServerAddress>,
+    pool: PoolOptions,
+    heartbeat_frequency: Duration,
+    server_selection_timeout: Duration,
+    direct_connection: Option<bool>,
+    load_balanced: bool,
+    replica_set: Option<String>,
+    credential: Option<Credential>,
+    tls: Option<TlsOptions>,
+    compressors: Option<Vec<String>>,
+    zlib_compression_level: Option<i32>,
+}
+
+impl ClientOptions {
+    /// A builder with the defaults and no hosts.
+    pub fn builder() -> ClientOptionsBuilder {
+        ClientOptionsBuilder {
+            options: ClientOptions {
+                hosts: Vec::new(),
+                pool: PoolOptions::default(),
+                heartbeat_frequency: DEFAULT_HEARTBEAT_FREQUENCY,
+                server_selection_timeout: DEFAULT_SERVER_SELECTION_TIMEOUT,
+                direct_connection: None,
+                load_balanced: false,
+                replica_set: None,
+                credential: None,
+                tls: None,
+                compressors: None,
+                zlib_compression_level: None,
+            },
+        }
+    }
+
+    /// Parses a `mongodb://` URI into options. Each warning of the parser (unknown options,
+    /// ignored invalid values) is logged at warn level with target [`URI_LOG_TARGET`]; the
+    /// warnings never contain secrets.
+    pub fn parse(uri: &str) -> Result<ClientOptions> {
+        ClientOptions::try_from(&ConnectionString::parse(uri)?)
+    }
+
+    /// The seed list.
+    pub fn hosts(&self) -> &[ServerAddress] {
+        &self.hosts
+    }
+
+    /// The options of every pool (and, through [`PoolOptions::connection`], of every
+    /// connection).
+    pub fn pool_options(&self) -> &PoolOptions {
+        &self.pool
+    }
+
+    /// `heartbeatFrequencyMS`: the pause between two checks of a server. Default 10 s, at
+    /// least 500 ms.
+    pub fn heartbeat_frequency(&self) -> Duration {
+        self.heartbeat_frequency
+    }
+
+    /// `serverSelectionTimeoutMS`: how long [`crate::Client::check_out`] waits for a suitable
+    /// server. Default 30 s.
+    pub fn server_selection_timeout(&self) -> Duration {
+        self.server_selection_timeout
+    }
+
+    /// `directConnection`: `Some(true)` talks to the one seed only; unset or `false` discovers
+    /// the replica set members the seeds list.
+    pub fn direct_connection(&self) -> Option<bool> {
+        self.direct_connection
+    }
+
+    /// `loadBalanced`: the one seed is a load balancer, never monitored.
+    pub fn load_balanced(&self) -> bool {
+        self.load_balanced
+    }
+
+    /// `replicaSet`: servers that report another set name are never selected.
+    pub fn replica_set(&self) -> Option<&str> {
+        self.replica_set.as_deref()
+    }
+
+    /// `appName`, sent in every handshake.
+    pub fn app_name(&self) -> Option<&str> {
+        self.pool.connection().app_name.as_deref()
+    }
+
+    /// The credential (not supported by connections yet: [`crate::Client::new`] refuses it).
+    pub fn credential(&self) -> Option<&Credential> {
+        self.credential.as_ref()
+    }
+
+    /// The TLS settings; `Some` means TLS is on (not supported by connections yet:
+    /// [`crate::Client::new`] refuses it).
+    pub fn tls(&self) -> Option<&TlsOptions> {
+        self.tls.as_ref()
+    }
+
+    /// `compressors`, in order of preference (not negotiated yet: connections are
+    /// uncompressed, which the protocol allows).
+    pub fn compressors(&self) -> Option<&[String]> {
+        self.compressors.as_deref()
+    }
+
+    /// `zlibCompressionLevel`.
+    pub fn zlib_compression_level(&self) -> Option<i32> {
+        self.zlib_compression_level
+    }
+
+    /// Whether the client discovers servers from hello replies (neither `directConnection=true`
+    /// nor `loadBalanced=true`; with one seed and `directConnection` unset the URI spec's
+    /// default is to discover).
+    pub(crate) fn discovers(&self) -> bool {
+        self.direct_connection != Some(true) && !self.load_balanced
+    }
+
+    fn validate(&self) -> Result<()> {
+        if self.hosts.is_empty() {
+            return Err(Error::invalid_argument("a client needs at least one host"));
+        }
+        if self.heartbeat_frequency < MIN_HEARTBEAT_FREQUENCY {
+            return Err(Error::invalid_argument(format!(
+                "heartbeatFrequencyMS must be at least {} ms, got {} ms",
+                MIN_HEARTBEAT_FREQUENCY.as_millis(),
+                self.heartbeat_frequency.as_millis()
+            )));
+        }
+        // uri-options.md: the same rules as for the URI options.
+        if self.direct_connection == Some(true) && self.hosts.len() > 1 {
+            return Err(Error::invalid_argument(
+                "directConnection=true cannot be used with more than one host",
+            ));
+        }
+        if self.load_balanced {
+            if self.hosts.len() > 1 {
+                return Err(Error::invalid_argument(
+                    "loadBalanced=true cannot be used with more than one host",
+                ));
+            }
+            if self.replica_set.is_some() {
+                return Err(Error::invalid_argument(
+                    "loadBalanced=true cannot be used with replicaSet",
+                ));
+            }
+            if self.direct_connection == Some(true) {
+                return Err(Error::invalid_argument(
+                    "loadBalanced=true cannot be used with directConnection=true",
+                ));
+            }
+        }
+        self.pool.validate()
+    }
+}
+
+/// Written by hand so that secrets print as `"***"` (the credential and TLS options mask
+/// their own).
+impl fmt::Debug for ClientOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let hosts: Vec<String> = self.hosts.iter().map(ToString::to_string).collect();
+        f.debug_struct("ClientOptions")
+            .field("hosts", &hosts)
+            .field("pool", &self.pool)
+            .field("heartbeat_frequency", &self.heartbeat_frequency)
+            .field("server_selection_timeout", &self.server_selection_timeout)
+            .field("direct_connection", &self.direct_connection)
+            .field("load_balanced", &self.load_balanced)
+            .field("replica_set", &self.replica_set)
+            .field("credential", &self.credential)
+            .field("tls", &self.tls)
+            .field("compressors", &self.compressors)
+            .field("zlib_compression_level", &self.zlib_compression_level)
+            .finish()
+    }
+}
+
+/// Builds [`ClientOptions`] (see [`ClientOptions::builder`]).
+#[derive(Clone, Debug)]
+pub struct ClientOptionsBuilder {
+    options: ClientOptions,
+}
+
+impl ClientOptionsBuilder {
+    /// Replaces the seed list.
+    pub fn hosts(mut self, hosts: impl IntoIterator<Item = ServerAddress>) -> Self {
+        self.options.hosts = hosts.into_iter().collect();
+        self
+    }
+
+    /// Adds one seed.
+    pub fn host(mut self, host: ServerAddress) -> Self {
+        self.options.hosts.push(host);
+        self
+    }
+
+    /// The options every pool gets (CMAP prose test 1: all pool options are set at the client
+    /// level).
+    pub fn pool_options(mut self, options: PoolOptions) -> Self {
+        self.options.pool = options;
+        self
+    }
+
+    /// `heartbeatFrequencyMS` (at least 500 ms; `build()` rejects less).
+    pub fn heartbeat_frequency(mut self, d: Duration) -> Self {
+        self.options.heartbeat_frequency = d;
+        self
+    }
+
+    /// `serverSelectionTimeoutMS`.
+    pub fn server_selection_timeout(mut self, d: Duration) -> Self {
+        self.options.server_selection_timeout = d;
+        self
+    }
+
+    /// `directConnection`.
+    pub fn direct_connection(mut self, direct: bool) -> Self {
+        self.options.direct_connection = Some(direct);
+        self
+    }
+
+    /// `loadBalanced`.
+    pub fn load_balanced(mut self, load_balanced: bool) -> Self {
+        self.options.load_balanced = load_balanced;
+        self
+    }
+
+    /// `replicaSet`.
+    pub fn replica_set(mut self, name: impl Into<String>) -> Self {
+        self.options.replica_set = Some(name.into());
+        self
+    }
+
+    /// The credential to authenticate with.
+    pub fn credential(mut self, credential: Credential) -> Self {
+        self.options.credential = Some(credential);
+        self
+    }
+
+    /// Turns TLS on with these settings.
+    pub fn tls(mut self, tls: TlsOptions) -> Self {
+        self.options.tls = Some(tls);
+        self
+    }
+
+    /// `compressors`, in order of preference.
+    pub fn compressors(mut self, names: impl IntoIterator<Item = String>) -> Self {
+        self.options.compressors = Some(names.into_iter().collect());
+        self
+    }
+
+    /// `zlibCompressionLevel` (-1 to 9).
+    pub fn zlib_compression_level(mut self, level: i32) -> Self {
+        self.options.zlib_compression_level = Some(level);
+        self
+    }
+
+    /// Validates and returns the options: at least one host, `heartbeatFrequencyMS` of at
+    /// least 500 ms, the `directConnection`/`loadBalanced` rules of uri-options.md, and valid
+    /// pool options. Errors are [`crate::ErrorKind::InvalidArgument`] naming the option.
+    pub fn build(mut self) -> Result<ClientOptions> {
+        if !(-1..=9).contains(&self.options.zlib_compression_level.unwrap_or(0)) {
+            return Err(Error::invalid_argument("zlibCompressionLevel must be from -1 to 9"));
+        }
+        // Connections handshake differently to a load balancer (load-balancers.md).
+        let load_balanced = self.options.load_balanced;
+        self.options.pool.connection_mut().load_balanced = load_balanced;
+        self.options.validate()?;
+        Ok(self.options)
+    }
+}
+
+/// A zero `...TimeoutMS` from a URI means "no limit" (uri-options.md), which the options
+/// spell `None`.
+fn limit(d: Duration) -> Option<Duration> {
+    Some(d).filter(|d| !d.is_zero())
+}
+
+fn log_warnings(cs: &ConnectionString) {
+    for warning in &cs.warnings {
+        log::warn!(target: URI_LOG_TARGET, "connection string: {warning}");
+    }
+}
+
+fn connection_options(cs: &ConnectionString) -> ConnectionOptions {
+    ConnectionOptions {
+        connect_timeout: cs.connect_timeout.map_or(Some(DEFAULT_CONNECT_TIMEOUT), limit),
+        socket_timeout: cs.socket_timeout.and_then(limit),
+        app_name: cs.app_name.clone(),
+        load_balanced: cs.load_balanced.unwrap_or(false),
+        ..ConnectionOptions::default()
+    }
+}
+
+fn pool_options(cs: &ConnectionString) -> Result<PoolOptions> {
+    // Only the options the URI sets go through the builder, so that PoolCreated reports
+    // exactly those (cmap.md "PoolCreatedEvent.options").
+    let mut b = PoolOptions::builder().connection_options(connection_options(cs));
+    if let Some(n) = cs.max_pool_size {
+        b = b.max_pool_size(n);
+    }
+    if let Some(n) = cs.min_pool_size {
+        b = b.min_pool_size(n);
+    }
+    if let Some(d) = cs.max_idle_time {
+        b = b.max_idle_time(d);
+    }
+    if let Some(n) = cs.max_connecting {
+        b = b.max_connecting(n);
+    }
+    if let Some(d) = cs.wait_queue_timeout {
+        b = b.wait_queue_timeout(d);
+    }
+    b.build()
+}
+
+fn tls_options(cs: &ConnectionString) -> Option<TlsOptions> {
+    let insecure = cs.tls_insecure == Some(true);
+    let given = cs.tls_ca_file.is_some()
+        || cs.tls_certificate_key_file.is_some()
+        || cs.tls_certificate_key_file_password.is_some()
+        || cs.tls_allow_invalid_certificates.is_some()
+        || cs.tls_allow_invalid_hostnames.is_some()
+        || cs.tls_insecure.is_some()
+        || cs.tls_disable_ocsp_endpoint_check.is_some()
+        || cs.tls_disable_certificate_revocation_check.is_some();
+    if cs.tls != Some(true) {
+        if given {
+            log::warn!(
+                target: URI_LOG_TARGET,
+                "connection string: tls* options are ignored because TLS is off (tls=true is not set)"
+            );
+        }
+        return None;
+    }
+    Some(TlsOptions {
+        ca_file: cs.tls_ca_file.clone(),
+        certificate_key_file: cs.tls_certificate_key_file.clone(),
+        certificate_key_file_password: cs.tls_certificate_key_file_password.clone(),
+        // uri-options.md: tlsInsecure relaxes certificate, host name and OCSP checks at once.
+        allow_invalid_certificates: insecure || cs.tls_allow_invalid_certificates == Some(true),
+        allow_invalid_hostnames: insecure || cs.tls_allow_invalid_hostnames == Some(true),
+        disable_ocsp_endpoint_check: insecure || cs.tls_disable_ocsp_endpoint_check == Some(true),
+        disable_certificate_revocation_check: cs.tls_disable_certificate_revocation_check == Some(true),
+    })
+}
+
+/// `connectTimeoutMS` (default 10 s, `0`: none), `socketTimeoutMS` (`0`: none), `appName`
+/// and `loadBalanced`. Logs the URI's warnings (target [`URI_LOG_TARGET`]).
+///
+/// ```
+/// use mongopool::{uri::ConnectionString, ConnectionOptions};
+/// let cs = ConnectionString::parse("mongodb://h/?connectTimeoutMS=0&socketTimeoutMS=2500&appName=a")?;
+/// let opts = ConnectionOptions::try_from(&cs)?;
+/// assert_eq!(opts.connect_timeout, None);
+/// assert_eq!(opts.socket_timeout, Some(std::time::Duration::from_millis(2500)));
+/// # Ok::<(), mongopool::Error>(())
+/// ```
+impl TryFrom<&ConnectionString> for ConnectionOptions {
+    type Error = Error;
+    fn try_from(cs: &ConnectionString) -> Result<Self> {
+        log_warnings(cs);
+        let options = connection_options(cs);
+        options.validate()?;
+        Ok(options)
+    }
+}
+
+/// Every pool option the URI sets (`maxPoolSize`, `minPoolSize`, `maxIdleTimeMS`,
+/// `maxConnecting`, `waitQueueTimeoutMS`) plus the connection options. Logs the URI's
+/// warnings (target [`URI_LOG_TARGET`]).
+///
+/// ```
+/// use mongopool::{uri::ConnectionString, PoolOptions};
+/// let cs = ConnectionString::parse("mongodb://h/?maxPoolSize=7&waitQueueTimeoutMS=0")?;
+/// let opts = PoolOptions::try_from(&cs)?;
+/// assert_eq!(opts.max_pool_size(), 7);
+/// assert_eq!(opts.wait_queue_timeout(), None);
+/// # Ok::<(), mongopool::Error>(())
+/// ```
+impl TryFrom<&ConnectionString> for PoolOptions {
+    type Error = Error;
+    fn try_from(cs: &ConnectionString) -> Result<Self> {
+        log_warnings(cs);
+        pool_options(cs)
+    }
+}
+
+/// Everything a client uses from the URI. Command-level options (read and write concern,
+/// read preference, retries, `timeoutMS`) stay in the [`ConnectionString`]: a `Client` hands
+/// out connections and does not run operations itself. Logs the URI's warnings (target
+/// [`URI_LOG_TARGET`]).
+impl TryFrom<&ConnectionString> for ClientOptions {
+    type Error = Error;
+    fn try_from(cs: &ConnectionString) -> Result<Self> {
+        log_warnings(cs);
+        let mut b = ClientOptions::builder()
+            .hosts(cs.hosts.iter().cloned())
+            .pool_options(pool_options(cs)?)
+            .load_balanced(cs.load_balanced.unwrap_or(false));
+        if let Some(d) = cs.heartbeat_frequency {
+            b = b.heartbeat_frequency(d);
+        }
+        if let Some(d) = cs.server_selection_timeout {
+            b = b.server_selection_timeout(d);
+        }
+        if let Some(direct) = cs.direct_connection {
+            b = b.direct_connection(direct);
+        }
+        if let Some(name) = &cs.replica_set {
+            b = b.replica_set(name.clone());
+        }
+        if let Some(credential) = &cs.credential {
+            b = b.credential(credential.clone());
+        }
+        if let Some(tls) = tls_options(cs) {
+            b = b.tls(tls);
+        }
+        if let Some(names) = &cs.compressors {
+            b = b.compressors(names.iter().cloned());
+        }
+        if let Some(level) = cs.zlib_compression_level {
+            b = b.zlib_compression_level(level);
+        }
+        b.build()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_pool_option_comes_from_the_uri() {
+        let o = ClientOptions::parse(
+            "mongodb://a,b:2/?maxPoolSize=7&minPoolSize=2&maxIdleTimeMS=1234&maxConnecting=3\
+             &waitQueueTimeoutMS=999&appName=app&connectTimeoutMS=1500&socketTimeoutMS=2500",
+        )
+        .unwrap();
+        let p = o.pool_options();
+        assert_eq!(p.max_pool_size(), 7);
+        assert_eq!(p.min_pool_size(), 2);
+        assert_eq!(p.max_idle_time(), Some(Duration::from_millis(1234)));
+        assert_eq!(p.max_connecting(), 3);
+        assert_eq!(p.wait_queue_timeout(), Some(Duration::from_millis(999)));
+        assert_eq!(p.connection().app_name.as_deref(), Some("app"));
+        assert_eq!(p.connection().connect_timeout, Some(Duration::from_millis(1500)));
+        assert_eq!(p.connection().socket_timeout, Some(Duration::from_millis(2500)));
+        assert_eq!(p.user_specified().len(), 5);
+        assert_eq!(o.heartbeat_frequency(), DEFAULT_HEARTBEAT_FREQUENCY);
+    }
+
+    #[test]
+    fn zero_timeouts_mean_no_limit() {
+        let o = ClientOptions::parse("mongodb://a/?connectTimeoutMS=0&socketTimeoutMS=0&waitQueueTimeoutMS=0").unwrap();
+        let c = o.pool_options().connection();
+        assert_eq!(c.connect_timeout, None);
+        assert_eq!(c.socket_timeout, None);
+        assert_eq!(o.pool_options().wait_queue_timeout(), None);
+        // And the defaults when the URI says nothing.
+        let o = ClientOptions::parse("mongodb://a").unwrap();
+        assert_eq!(
+            o.pool_options().connection().connect_timeout,
+            Some(DEFAULT_CONNECT_TIMEOUT)
+        );
+        assert_eq!(o.pool_options(), &PoolOptions::default());
+    }
+
+    #[test]
+    fn heartbeat_below_500_ms_is_a_typed_error() {
+        let err = ClientOptions::builder()
+            .host("a:1".parse().unwrap())
+            .heartbeat_frequency(Duration::from_millis(100))
+            .build()
+            .unwrap_err();
+        assert!(matches!(err.kind(), crate::ErrorKind::InvalidArgument { .. }));
+        assert!(err.to_string().contains("heartbeatFrequencyMS"), "{err}");
+        assert!(ClientOptions::builder().build().is_err(), "no hosts");
+    }
+
+    #[test]
+    fn topology_options_and_load_balanced_handshake() {
+        let o = ClientOptions::parse("mongodb://a/?loadBalanced=true").unwrap();
+        assert!(o.load_balanced());
+        assert!(o.pool_options().connection().load_balanced);
+        assert!(!o.discovers());
+        let o = ClientOptions::parse("mongodb://a/?directConnection=true&replicaSet=rs").unwrap();
+        assert_eq!(o.direct_connection(), Some(true));
+        assert_eq!(o.replica_set(), Some("rs"));
+        assert!(!o.discovers());
+        assert!(ClientOptions::parse("mongodb://a").unwrap().discovers());
+        let err = ClientOptions::builder()
+            .hosts(["a:1".parse().unwrap(), "b:1".parse().unwrap()])
+            .load_balanced(true)
+            .build()
+            .unwrap_err();
+        assert!(err.to_string().contains("loadBalanced"), "{err}");
+    }
+
+    #[test]
+    fn secrets_stay_out_of_debug() {
+        let o = ClientOptions::parse(
+            "mongodb://user:hunter2@a/?tls=true&tlsCertificateKeyFilePassword=swordfish&tlsInsecure=true",
+        )
+        .unwrap();
+        let debug = format!("{o:?}");
+        assert!(!debug.contains("hunter2") && !debug.contains("swordfish"), "{debug}");
+        let tls = o.tls().unwrap();
+        assert!(tls.allow_invalid_certificates && tls.allow_invalid_hostnames);
+        assert_eq!(o.credential().unwrap().username.as_deref(), Some("user"));
+    }
+}
