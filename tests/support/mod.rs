@@ -2,4 +2,5 @@
 #![allow(dead_code)]
 
 pub mod detached;
+pub mod log_capture;
 pub mod server;
