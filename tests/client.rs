@@ -402,3 +402,28 @@ fn server_selection_times_out_with_the_last_errors() {
         other => panic!("expected a server selection timeout, got {other:?}"),
     }
 }
+
+#[test]
+fn a_server_of_another_replica_set_is_never_selected() {
+    let _serial = serial();
+    let server = TestServer::shared();
+    let set_name = server
+        .connect()
+        .unwrap()
+        .hello_reply()
+        .and_then(|h| h.set_name.clone())
+        .expect("SecantusDB answers as a replica set member");
+    let wrong = Client::with_uri(&format!(
+        "{}/?replicaSet=not-{set_name}&serverSelectionTimeoutMS=1000",
+        server.uri()
+    ))
+    .unwrap();
+    let err = wrong.check_out().unwrap_err();
+    match err.kind() {
+        ErrorKind::ServerSelectionTimeout { message, .. } => assert!(message.contains("replicaSet"), "{message}"),
+        other => panic!("expected a server selection timeout, got {other:?}"),
+    }
+    let right = Client::with_uri(&format!("{}/?replicaSet={set_name}", server.uri())).unwrap();
+    ping(&right).unwrap();
+    assert_eq!(right.server_type(server.address()), Some(ServerType::RsPrimary));
+}

@@ -129,7 +129,7 @@ impl Client {
     pub fn check_out(&self) -> Result<PooledConnection> {
         let topology = self.topology();
         let pool = topology.select(self.options().server_selection_timeout())?;
-        let generation = topology.generation(pool.address()).unwrap_or(0);
+        let generation = pool.status().generation;
         pool.check_out().inspect_err(|err| {
             let reaction = app_errors::classify_check_out_error(err);
             topology.application_error(pool.address(), generation, reaction, err);

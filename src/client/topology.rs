@@ -154,12 +154,13 @@ impl Topology {
         if let Some(wanted) = self.options.replica_set() {
             if reply.set_name.as_deref() != Some(wanted) {
                 // SDAM drops such a server from the topology; here it stays Unknown with its
-                // pool paused, so it is never selected.
+                // pool cleared and paused, so it is never selected.
                 let message = format!(
                     "the server reports replica set {:?}, not the configured replicaSet {wanted:?}",
                     reply.set_name
                 );
                 log::warn!(target: TOPOLOGY_LOG_TARGET, "{address}: {message}");
+                server.pool.clear_with_cause(false, &message);
                 server.kind = ServerType::Unknown;
                 server.error = Some(Error::invalid_argument(message).with_address(address));
                 self.changed.notify_all();
@@ -251,15 +252,6 @@ impl Topology {
         if let Some(m) = monitor {
             m.request_check(cancel);
         }
-    }
-
-    /// The generation of `address`'s pool right now.
-    pub(crate) fn generation(&self, address: &ServerAddress) -> Option<u32> {
-        self.state
-            .lock()
-            .servers
-            .get(address)
-            .map(|s| s.pool.status().generation)
     }
 
     /// Server selection for a check-out: waits until a suitable server is known (see
