@@ -93,6 +93,10 @@ pub enum ErrorKind {
         /// What failed.
         message: String,
     },
+    /// `loadBalanced=true`, but the server's hello reply has no `serviceId` (load-balancers.md
+    /// "Connection Establishment", which prescribes this message).
+    #[error("Driver attempted to initialize in load balancing mode, but the server does not support this mode.")]
+    LoadBalancingUnsupported,
     /// Check-out from a closed pool (CMAP `PoolClosedError`).
     #[error("Attempted to check out a connection from closed connection pool")]
     PoolClosed,
