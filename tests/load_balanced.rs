@@ -271,3 +271,34 @@ fn population_in_load_balanced_mode_registers_services() {
     );
     pool.close();
 }
+
+#[test]
+fn a_wait_queue_timeout_names_the_connections_in_use_by_purpose() {
+    use mongopool::PinnedTo;
+    let a = ObjectId::new();
+    let (pool, _rx) = lb_pool(3, Balancer::new([Some(a); 3]));
+    let mut cursor = pool.check_out().unwrap();
+    cursor.pin(PinnedTo::Cursor);
+    let mut txn = pool.check_out().unwrap();
+    txn.pin(PinnedTo::Transaction);
+    let other = pool.check_out().unwrap();
+    let err = pool
+        .check_out_with_timeout(Some(Duration::from_millis(20)))
+        .unwrap_err();
+    let text = err.to_string();
+    assert!(
+        text.contains(
+            "Timeout waiting for connection from the connection pool. maxPoolSize: 3, connections in use by \
+             cursors: 1, connections in use by transactions: 1, connections in use by other operations: 1"
+        ),
+        "{text}"
+    );
+    // Re-pinning moves the count; unpinning and check-in release it.
+    txn.pin(PinnedTo::Cursor);
+    assert_eq!(pool.in_use_by_purpose().cursors, 2);
+    assert_eq!(pool.in_use_by_purpose().transactions, 0);
+    cursor.unpin();
+    assert_eq!(pool.in_use_by_purpose().cursors, 1);
+    drop((cursor, txn, other));
+    assert_eq!(pool.in_use_by_purpose(), mongopool::InUseByPurpose::default());
+}

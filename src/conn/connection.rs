@@ -28,6 +28,8 @@ pub struct Connection {
     hello: Option<HelloReply>,
     /// The load balancer's `serviceId` from the hello reply (load-balancers.md).
     service_id: Option<bson::oid::ObjectId>,
+    /// What a load-balanced pool's user pinned this connection to (counted by the pool).
+    pub(crate) pinned: Option<crate::pool::PinnedTo>,
     errored: bool,
     /// The error that made the connection errored, reported when the pool closes it.
     error: Option<Error>,
@@ -127,6 +129,7 @@ impl Connection {
             last_used: now,
             hello: None,
             service_id: None,
+            pinned: None,
             errored: false,
             error: None,
             stream: BufReader::with_capacity(16 * 1024, stream),

@@ -28,7 +28,7 @@ use crossbeam_channel::{Receiver, Sender};
 use parking_lot::{Condvar, Mutex, MutexGuard};
 
 pub use establish::{Establisher, TcpEstablisher};
-pub use guard::PooledConnection;
+pub use guard::{PinnedTo, PooledConnection};
 pub use logging::LOG_TARGET;
 pub use options::{
     PoolOptions, PoolOptionsBuilder, DEFAULT_MAINTENANCE_INTERVAL, DEFAULT_MAX_CONNECTING, DEFAULT_MAX_POOL_SIZE,
@@ -288,6 +288,12 @@ impl Pool {
     /// pool's state is dropped (the pool closed and every connection returned).
     pub fn subscribe_handler(&self, handler: Arc<dyn CmapEventHandler>) -> Result<()> {
         spawn_handler(handler, self.subscribe())
+    }
+
+    /// The connections in use right now by what they are pinned to (see
+    /// [`PooledConnection::pin`]).
+    pub fn in_use_by_purpose(&self) -> crate::InUseByPurpose {
+        self.shared().state.lock().in_use_by_purpose()
     }
 
     /// The pool's counters right now.
@@ -595,6 +601,7 @@ impl Shared {
                             available: st.available.len() as u32,
                             waiters: st.waiters.len() as u32,
                             max_pool_size: self.options.max_pool_size(),
+                            load_balanced: st.services.is_some().then(|| st.in_use_by_purpose()),
                         })
                         .with_address(&self.address);
                         st.emit_check_out_failed(ConnectionCheckOutFailedReason::Timeout, &err, started);
@@ -656,6 +663,9 @@ impl Shared {
             // Inherited from a parent process and no longer counted: just close the socket.
             drop(st);
             return;
+        }
+        if conn.pinned.is_some() {
+            st.unpin(conn.pinned.take());
         }
         let reason = if st.phase == PoolState::Closed {
             Some(ConnectionClosedReason::PoolClosed)

@@ -24,11 +24,12 @@ use std::time::{Duration, Instant};
 use bson::oid::ObjectId;
 
 use super::grant::{Grant, PendingConnection};
+use super::guard::PinnedTo;
 use super::logging;
 use super::wait_queue::WaitQueue;
 use crate::address::ServerAddress;
 use crate::conn::{Connection, Interrupter};
-use crate::error::{Error, ErrorKind, RETRYABLE_ERROR};
+use crate::error::{Error, ErrorKind, InUseByPurpose, RETRYABLE_ERROR};
 use crate::events::{
     CmapEvent, ConnectionCheckOutFailedEvent, ConnectionCheckOutFailedReason, ConnectionCheckedOutEvent,
     ConnectionClosedEvent, ConnectionClosedReason, ConnectionCreatedEvent, ConnectionReadyEvent, PoolClearedEvent,
@@ -101,6 +102,9 @@ pub(crate) struct State {
     max_idle_time: Option<Duration>,
     /// `Some` in load-balanced mode: serviceId -> (generation, connection count).
     pub(crate) services: Option<HashMap<ObjectId, ServiceEntry>>,
+    /// In-use connections pinned to cursors and to transactions (a subset of `in_use()`).
+    pinned_cursors: u32,
+    pinned_transactions: u32,
 }
 
 impl State {
@@ -126,6 +130,8 @@ impl State {
             max_connecting: options.max_connecting(),
             max_idle_time: options.max_idle_time(),
             services: options.connection().load_balanced.then(HashMap::new),
+            pinned_cursors: 0,
+            pinned_transactions: 0,
         }
     }
 
@@ -185,6 +191,30 @@ impl State {
             // Service generations are not comparable with the fork floor; after a fork the
             // live set is empty, so an unknown id is an inherited connection.
             Some(_) => !self.live.contains_key(&conn.id()),
+        }
+    }
+
+    pub(crate) fn pin(&mut self, purpose: PinnedTo) {
+        match purpose {
+            PinnedTo::Cursor => self.pinned_cursors += 1,
+            PinnedTo::Transaction => self.pinned_transactions += 1,
+        }
+    }
+
+    pub(crate) fn unpin(&mut self, purpose: Option<PinnedTo>) {
+        match purpose {
+            Some(PinnedTo::Cursor) => self.pinned_cursors -= 1,
+            Some(PinnedTo::Transaction) => self.pinned_transactions -= 1,
+            None => {}
+        }
+    }
+
+    /// The connections in use by purpose (load-balancers.md "Connection Tracking").
+    pub(crate) fn in_use_by_purpose(&self) -> InUseByPurpose {
+        InUseByPurpose {
+            cursors: self.pinned_cursors,
+            transactions: self.pinned_transactions,
+            other: self.in_use() - self.pinned_cursors - self.pinned_transactions,
         }
     }
 
@@ -516,6 +546,8 @@ impl State {
         self.pending = 0;
         self.populating = 0;
         self.live.clear();
+        self.pinned_cursors = 0;
+        self.pinned_transactions = 0;
         if let Some(services) = &mut self.services {
             services.clear();
         }
