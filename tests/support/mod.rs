@@ -2,5 +2,6 @@
 #![allow(dead_code)]
 
 pub mod detached;
+pub mod json;
 pub mod log_capture;
 pub mod server;
