@@ -1,7 +1,8 @@
-//! Shared test support: the SecantusDB harness.
+//! Shared test support: the SecantusDB harness and the scripted wire server.
 #![allow(dead_code)]
 
 pub mod detached;
 pub mod json;
 pub mod log_capture;
 pub mod server;
+pub mod wire_server;
