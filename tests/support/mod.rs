@@ -4,3 +4,4 @@
 pub mod detached;
 pub mod log_capture;
 pub mod server;
+pub mod timeline_check;
