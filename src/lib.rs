@@ -85,6 +85,7 @@ pub mod conn;
 pub mod error;
 pub mod events;
 pub mod pool;
+pub mod timeline;
 pub mod uri;
 pub mod wire;
 

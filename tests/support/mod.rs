@@ -6,3 +6,4 @@ pub mod json;
 pub mod log_capture;
 pub mod server;
 pub mod wire_server;
+pub mod timeline_check;
