@@ -5,5 +5,5 @@ pub mod detached;
 pub mod json;
 pub mod log_capture;
 pub mod server;
-pub mod wire_server;
 pub mod timeline_check;
+pub mod wire_server;
