@@ -189,16 +189,7 @@ fn close_mid_reply_is_an_unexpected_eof() {
 #[test]
 fn close_without_reply_is_an_unexpected_eof() {
     let err = command_error_path(Action::Close, Duration::ZERO);
-    assert!(
-        matches!(
-            err.kind(),
-            ErrorKind::Io {
-                kind: std::io::ErrorKind::UnexpectedEof,
-                ..
-            }
-        ),
-        "{err:?}"
-    );
+    assert_unexpected_eof(&err);
 }
 
 #[test]
@@ -253,6 +244,19 @@ fn handshake_error_path(action: Action, delay: Duration) -> Error {
     err
 }
 
+fn assert_unexpected_eof(err: &Error) {
+    assert!(
+        matches!(
+            err.kind(),
+            ErrorKind::Io {
+                kind: std::io::ErrorKind::UnexpectedEof,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+}
+
 fn has_backpressure_labels(err: &Error) -> bool {
     err.has_label(SYSTEM_OVERLOADED_ERROR) && err.has_label(RETRYABLE_ERROR)
 }
@@ -264,16 +268,7 @@ fn has_backpressure_labels(err: &Error) -> bool {
 #[test]
 fn handshake_closed_is_a_labelled_network_error() {
     let err = handshake_error_path(Action::Close, Duration::ZERO);
-    assert!(
-        matches!(
-            err.kind(),
-            ErrorKind::Io {
-                kind: std::io::ErrorKind::UnexpectedEof,
-                ..
-            }
-        ),
-        "{err:?}"
-    );
+    assert_unexpected_eof(&err);
     assert!(has_backpressure_labels(&err), "{err}");
     assert!(err.is_retryable());
 }
