@@ -292,11 +292,19 @@ impl Lane {
         if self.closed.is_some() {
             return;
         }
+        if self.segments.last().is_some_and(|last| last.state == state) {
+            return;
+        }
+        // Two changes at the same instant (a check-out right after establishment): the
+        // current segment would last no time, so it is dropped; lanes hold no empty segments.
+        if self.segments.last().is_some_and(|last| last.start == at) {
+            self.segments.pop();
+        }
         if let Some(last) = self.segments.last_mut() {
-            if last.state == state {
-                return;
-            }
             last.end = at;
+            if last.state == state {
+                return; // the previous segment goes on
+            }
         }
         self.segments.push(Segment {
             state,
