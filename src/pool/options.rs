@@ -44,41 +44,105 @@ pub struct PoolOptions {
 
 impl PoolOptions {
     /// A builder starting from the defaults.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use mongopool::PoolOptions;
+    /// let options = PoolOptions::builder()
+    ///     .max_pool_size(20)
+    ///     .min_pool_size(2)
+    ///     .max_connecting(4)
+    ///     .wait_queue_timeout(Duration::from_secs(1))
+    ///     .app_name("billing")
+    ///     .build()?;
+    /// assert_eq!((options.max_pool_size(), options.min_pool_size(), options.max_connecting()), (20, 2, 4));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn builder() -> PoolOptionsBuilder {
         PoolOptionsBuilder::default()
     }
 
     /// `maxPoolSize`: the cap on total connections; 0 means unlimited. Default 100.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use mongopool::PoolOptions;
+    /// assert_eq!(PoolOptions::builder().max_pool_size(8).build()?.max_pool_size(), 8);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn max_pool_size(&self) -> u32 {
         self.max_pool_size.unwrap_or(DEFAULT_MAX_POOL_SIZE)
     }
 
     /// `minPoolSize`: connections the background thread keeps open while the pool is ready.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use mongopool::PoolOptions;
+    /// assert_eq!(PoolOptions::builder().min_pool_size(1).build()?.min_pool_size(), 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn min_pool_size(&self) -> u32 {
         self.min_pool_size.unwrap_or(0)
     }
 
     /// `maxIdleTimeMS`: how long a connection may sit available before it is closed.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use mongopool::PoolOptions;
+    /// assert_eq!(PoolOptions::builder().max_idle_time(Duration::from_secs(60)).build()?.max_idle_time(), Some(Duration::from_secs(60)));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn max_idle_time(&self) -> Option<Duration> {
         self.max_idle_time
     }
 
     /// `maxConnecting`: connections that may be established at once. Default 2.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use mongopool::PoolOptions;
+    /// assert_eq!(PoolOptions::builder().max_connecting(3).build()?.max_connecting(), 3);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn max_connecting(&self) -> u32 {
         self.max_connecting.unwrap_or(DEFAULT_MAX_CONNECTING)
     }
 
     /// `waitQueueTimeoutMS`: how long a check-out may wait; `None` means no limit.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use mongopool::PoolOptions;
+    /// assert_eq!(PoolOptions::builder().wait_queue_timeout(Duration::from_millis(500)).build()?.wait_queue_timeout(), Some(Duration::from_millis(500)));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn wait_queue_timeout(&self) -> Option<Duration> {
         self.wait_queue_timeout
     }
 
     /// The pause between background runs; `None` means the background thread never runs.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use mongopool::PoolOptions;
+    /// assert_eq!(PoolOptions::default().maintenance_interval(), Some(Duration::from_secs(1)));
+    /// assert_eq!(PoolOptions::builder().maintenance_interval(None).build()?.maintenance_interval(), None);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn maintenance_interval(&self) -> Option<Duration> {
         self.maintenance_interval.unwrap_or(Some(DEFAULT_MAINTENANCE_INTERVAL))
     }
 
     /// The options each connection is opened with.
+    ///
+    /// ```
+    /// use mongopool::PoolOptions;
+    /// let options = PoolOptions::builder().app_name("reports").build()?;
+    /// assert_eq!(options.connection().app_name.as_deref(), Some("reports"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn connection(&self) -> &ConnectionOptions {
         &self.connection
     }
@@ -91,6 +155,13 @@ impl PoolOptions {
 
     /// The pool options the user set explicitly, as (CMAP name, value) pairs, for the
     /// `PoolCreated` event and log message.
+    ///
+    /// ```
+    /// use mongopool::PoolOptions;
+    /// let options = PoolOptions::builder().max_pool_size(5).build()?;
+    /// assert_eq!(options.user_specified(), [("maxPoolSize", 5)]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn user_specified(&self) -> Vec<(&'static str, u64)> {
         let ms = |d: Duration| d.as_millis().min(u64::MAX as u128) as u64;
         let mut out = Vec::new();
@@ -215,6 +286,14 @@ impl PoolOptionsBuilder {
     }
 
     /// Validates and returns the options.
+    ///
+    /// ```
+    /// use mongopool::PoolOptions;
+    /// let err = PoolOptions::builder().max_pool_size(2).min_pool_size(3).build().unwrap_err();
+    /// assert!(err.to_string().contains("minPoolSize (3) must not exceed maxPoolSize (2)"), "{err}");
+    /// assert!(PoolOptions::builder().max_connecting(0).build().is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn build(self) -> Result<PoolOptions> {
         self.options.validate()?;
         Ok(self.options)
