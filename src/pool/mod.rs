@@ -637,6 +637,23 @@ pub struct PoolBuilder {
 
 impl PoolBuilder {
     /// The pool's options (default: [`PoolOptions::default`]).
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use mongopool::{Connection, Establisher, Interrupter, Pool, PoolOptions, ServerAddress};
+    /// # struct Fake;
+    /// # impl Establisher for Fake {
+    /// #     fn establish(&self, a: &ServerAddress, _: Arc<Interrupter>) -> mongopool::Result<Connection> {
+    /// #         Ok(Connection::detached(a.clone()))
+    /// #     }
+    /// # }
+    /// let pool = Pool::builder("db:27017".parse()?)
+    ///     .options(PoolOptions::builder().max_pool_size(3).build()?)
+    ///     .establisher(Arc::new(Fake))
+    ///     .build()?;
+    /// assert_eq!(pool.options().max_pool_size(), 3);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn options(mut self, options: PoolOptions) -> Self {
         self.options = options;
         self
@@ -644,6 +661,22 @@ impl PoolBuilder {
 
     /// How connections are established (default: [`TcpEstablisher`] with the options'
     /// connection settings).
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use mongopool::{Connection, Establisher, Interrupter, Pool, PoolOptions, ServerAddress};
+    /// # struct Fake;
+    /// # impl Establisher for Fake {
+    /// #     fn establish(&self, a: &ServerAddress, _: Arc<Interrupter>) -> mongopool::Result<Connection> {
+    /// #         Ok(Connection::detached(a.clone()))
+    /// #     }
+    /// # }
+    /// // Tests and simulations connect to nothing: Fake hands out detached connections.
+    /// let pool = Pool::builder("db:27017".parse()?).establisher(Arc::new(Fake)).build()?;
+    /// pool.ready()?;
+    /// assert_eq!(pool.check_out()?.id(), 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn establisher(mut self, establisher: Arc<dyn Establisher>) -> Self {
         self.establisher = Some(establisher);
         self
@@ -651,12 +684,51 @@ impl PoolBuilder {
 
     /// Sends every event, from PoolCreated on, into `sender`. One sender may serve several
     /// pools, giving one merged stream.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use mongopool::{Connection, Establisher, Interrupter, Pool, PoolOptions, ServerAddress};
+    /// # struct Fake;
+    /// # impl Establisher for Fake {
+    /// #     fn establish(&self, a: &ServerAddress, _: Arc<Interrupter>) -> mongopool::Result<Connection> {
+    /// #         Ok(Connection::detached(a.clone()))
+    /// #     }
+    /// # }
+    /// let (tx, events) = crossbeam_channel::unbounded();
+    /// let pool = Pool::builder("db:27017".parse()?).establisher(Arc::new(Fake)).event_sender(tx).build()?;
+    /// assert_eq!(events.try_recv()?.name(), "ConnectionPoolCreated"); // seen from the very start
+    /// # drop(pool);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn event_sender(mut self, sender: Sender<CmapEvent>) -> Self {
         self.senders.push(sender);
         self
     }
 
     /// Delivers every event, from PoolCreated on, to `handler` on a dedicated thread.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use mongopool::{Connection, Establisher, Interrupter, Pool, PoolOptions, ServerAddress};
+    /// # struct Fake;
+    /// # impl Establisher for Fake {
+    /// #     fn establish(&self, a: &ServerAddress, _: Arc<Interrupter>) -> mongopool::Result<Connection> {
+    /// #         Ok(Connection::detached(a.clone()))
+    /// #     }
+    /// # }
+    /// use mongopool::timeline::TimelineRecorder;
+    /// // Any CmapEventHandler; here the timeline recorder, writing JSON lines to memory.
+    /// let recorder = Arc::new(TimelineRecorder::new(Vec::new()));
+    /// let pool = Pool::builder("db:27017".parse()?).establisher(Arc::new(Fake)).event_handler(recorder.clone()).build()?;
+    /// pool.close();
+    /// drop(pool); // the handler thread delivers the rest and ends
+    /// # let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    /// # while recorder.events_recorded() < 2 && std::time::Instant::now() < deadline {
+    /// #     std::thread::sleep(std::time::Duration::from_millis(5));
+    /// # }
+    /// assert_eq!(recorder.events_recorded(), 2); // PoolCreated, PoolClosed
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn event_handler(mut self, handler: Arc<dyn CmapEventHandler>) -> Self {
         self.handlers.push(handler);
         self
@@ -671,6 +743,21 @@ impl PoolBuilder {
 
     /// Validates the options, creates the paused pool, emits PoolCreated and starts the
     /// background thread.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use mongopool::{Connection, Establisher, Interrupter, Pool, PoolOptions, ServerAddress};
+    /// # struct Fake;
+    /// # impl Establisher for Fake {
+    /// #     fn establish(&self, a: &ServerAddress, _: Arc<Interrupter>) -> mongopool::Result<Connection> {
+    /// #         Ok(Connection::detached(a.clone()))
+    /// #     }
+    /// # }
+    /// use mongopool::PoolState;
+    /// let pool = Pool::builder("db:27017".parse()?).establisher(Arc::new(Fake)).build()?;
+    /// assert_eq!(pool.status().state, PoolState::Paused);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn build(mut self) -> Result<Pool> {
         self.options.validate()?;
         let establisher = self
