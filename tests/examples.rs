@@ -140,11 +140,18 @@ fn demo() {
     let server = TestServer::start();
     let dir = std::env::temp_dir().join(format!("mongopool-demo-test-{}", std::process::id()));
     let out = run_with_args("demo", &[&server.uri(), dir.to_str().unwrap()], &[]);
-    for phase in ["phase 1/3: burst", "phase 2/3: clear, slow handshakes", "phase 3/3: recovery"] {
+    for phase in [
+        "phase 1/3: burst",
+        "phase 2/3: clear, slow handshakes",
+        "phase 3/3: recovery",
+    ] {
         assert!(out.contains(phase), "{phase} missing:\n{out}");
     }
     assert!(out.contains("check-outs/s"), "no status line:\n{out}");
-    assert!(out.contains("[####################] 100%"), "no full progress bar:\n{out}");
+    assert!(
+        out.contains("[####################] 100%"),
+        "no full progress bar:\n{out}"
+    );
     let all = out
         .lines()
         .find(|l| l.trim_start().starts_with("all "))
@@ -160,7 +167,10 @@ fn demo() {
 
     let html = dir.join("timeline.html");
     let jsonl = dir.join("timeline.jsonl");
-    assert!(out.contains(&format!("timeline page:   {}", html.canonicalize().unwrap().display())), "{out}");
+    assert!(
+        out.contains(&format!("timeline page:   {}", html.canonicalize().unwrap().display())),
+        "{out}"
+    );
     let records = mongopool::timeline::parse_jsonl(std::fs::read(&jsonl).unwrap().as_slice()).unwrap();
     support::timeline_check::check(&std::fs::read_to_string(&html).unwrap(), &records);
 
@@ -171,7 +181,11 @@ fn demo() {
     };
     let start = std::time::Instant::now();
     mongopool::Connection::connect(server.address(), &options).expect("connect");
-    assert!(start.elapsed() < std::time::Duration::from_millis(250), "{:?}", start.elapsed());
+    assert!(
+        start.elapsed() < std::time::Duration::from_millis(250),
+        "{:?}",
+        start.elapsed()
+    );
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -189,6 +203,9 @@ fn every_example_is_tested() {
     names.sort();
     assert!(names.len() >= 8, "{names:?}");
     for name in names {
-        assert!(source.contains(&format!("fn {name}()")), "examples/{name}.rs has no test in tests/examples.rs");
+        assert!(
+            source.contains(&format!("fn {name}()")),
+            "examples/{name}.rs has no test in tests/examples.rs"
+        );
     }
 }

@@ -180,7 +180,10 @@ fn the_demo_timeline_renders_in_headless_chromium() {
         String::from_utf8_lossy(&demo.stderr)
     );
     let page = dir.canonicalize().unwrap().join("timeline.html");
-    assert!(stdout.contains(&page.display().to_string()), "the demo names its page:\n{stdout}");
+    assert!(
+        stdout.contains(&page.display().to_string()),
+        "the demo names its page:\n{stdout}"
+    );
 
     let records = parse_jsonl(std::fs::read(dir.join("timeline.jsonl")).unwrap().as_slice()).unwrap();
     let created = records
