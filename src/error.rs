@@ -40,6 +40,29 @@ struct Inner {
 }
 
 /// What went wrong. Match on this to decide what to do with an [`Error`].
+///
+/// ```
+/// # use std::sync::Arc;
+/// # use mongopool::{Connection, Establisher, Interrupter, Pool, PoolOptions, ServerAddress};
+/// # struct Fake;
+/// # impl Establisher for Fake {
+/// #     fn establish(&self, a: &ServerAddress, _: Arc<Interrupter>) -> mongopool::Result<Connection> {
+/// #         Ok(Connection::detached(a.clone()))
+/// #     }
+/// # }
+/// # let pool = Pool::with_establisher("db:27017".parse()?, PoolOptions::default(), Arc::new(Fake))?;
+/// use mongopool::ErrorKind;
+/// match pool.check_out() {
+///     Ok(_conn) => unreachable!("the pool is paused"),
+///     Err(e) => match e.kind() {
+///         ErrorKind::PoolCleared { .. } => {} // paused or cleared: retry after the next ready()
+///         ErrorKind::WaitQueueTimeout { .. } => {} // every connection busy: see the message's counts
+///         ErrorKind::PoolClosed { .. } => {}
+///         other => panic!("{other}"),
+///     },
+/// }
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone, Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ErrorKind {
@@ -425,6 +448,24 @@ impl Error {
 
 /// The connections in use of a load-balanced pool by what they are pinned to
 /// (load-balancers.md "Connection Tracking"; see [`crate::PooledConnection::pin`]).
+///
+/// ```
+/// # use std::sync::Arc;
+/// # use mongopool::{Connection, Establisher, Interrupter, Pool, PoolOptions, ServerAddress};
+/// # struct Fake;
+/// # impl Establisher for Fake {
+/// #     fn establish(&self, a: &ServerAddress, _: Arc<Interrupter>) -> mongopool::Result<Connection> {
+/// #         Ok(Connection::detached(a.clone()))
+/// #     }
+/// # }
+/// # let pool = Pool::with_establisher("db:27017".parse()?, PoolOptions::default(), Arc::new(Fake))?;
+/// use mongopool::{InUseByPurpose, PinnedTo};
+/// pool.ready()?;
+/// let mut conn = pool.check_out()?;
+/// conn.pin(PinnedTo::Transaction);
+/// assert_eq!(pool.in_use_by_purpose(), InUseByPurpose { cursors: 0, transactions: 1, other: 0 });
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct InUseByPurpose {
     /// Connections pinned to cursors.

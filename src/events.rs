@@ -639,6 +639,28 @@ pub struct ConnectionCheckedInEvent {
 /// `CmapEventHandler`. Every method has an empty default. Handlers run on a dedicated thread
 /// (see [`crate::Pool::subscribe_handler`]), never under the pool's lock, so they may block or
 /// call back into the pool.
+///
+/// ```
+/// # use std::sync::Arc;
+/// # use mongopool::{Connection, Establisher, Interrupter, Pool, PoolOptions, ServerAddress};
+/// # struct Fake;
+/// # impl Establisher for Fake {
+/// #     fn establish(&self, a: &ServerAddress, _: Arc<Interrupter>) -> mongopool::Result<Connection> {
+/// #         Ok(Connection::detached(a.clone()))
+/// #     }
+/// # }
+/// use mongopool::events::ConnectionCheckOutFailedEvent;
+/// use mongopool::CmapEventHandler;
+/// /// Logs failed check-outs only; every other method keeps its empty default.
+/// struct Failures;
+/// impl CmapEventHandler for Failures {
+///     fn handle_connection_checkout_failed_event(&self, event: ConnectionCheckOutFailedEvent) {
+///         eprintln!("check-out failed after {:?}: {}", event.duration, event.reason.as_str());
+///     }
+/// }
+/// let pool = Pool::builder("db:27017".parse()?).establisher(Arc::new(Fake)).event_handler(Arc::new(Failures)).build()?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[allow(unused_variables)]
 pub trait CmapEventHandler: Send + Sync + 'static {
     /// A pool was created.

@@ -625,6 +625,24 @@ impl Pool {
 }
 
 /// Builds a [`Pool`] (see [`Pool::builder`]).
+///
+/// ```
+/// # use std::sync::Arc;
+/// # use mongopool::{Connection, Establisher, Interrupter, Pool, PoolOptions, ServerAddress};
+/// # struct Fake;
+/// # impl Establisher for Fake {
+/// #     fn establish(&self, a: &ServerAddress, _: Arc<Interrupter>) -> mongopool::Result<Connection> {
+/// #         Ok(Connection::detached(a.clone()))
+/// #     }
+/// # }
+/// let (tx, _events) = crossbeam_channel::unbounded();
+/// let pool = Pool::builder("db:27017".parse()?)
+///     .options(PoolOptions::builder().max_pool_size(4).build()?)
+///     .establisher(Arc::new(Fake))
+///     .event_sender(tx)
+///     .build()?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub struct PoolBuilder {
     address: ServerAddress,
     options: PoolOptions,
