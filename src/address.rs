@@ -43,6 +43,12 @@ pub enum ServerAddress {
 
 impl ServerAddress {
     /// A TCP address.
+    ///
+    /// ```
+    /// use mongopool::ServerAddress;
+    /// assert_eq!(ServerAddress::tcp("DB.example", 27018).to_string(), "db.example:27018");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn tcp(host: impl Into<String>, port: u16) -> Self {
         ServerAddress::Tcp {
             host: host.into().to_ascii_lowercase(),
@@ -51,11 +57,25 @@ impl ServerAddress {
     }
 
     /// A Unix domain socket address.
+    ///
+    /// ```
+    /// use mongopool::ServerAddress;
+    /// let address = ServerAddress::unix("/tmp/mongodb-27017.sock");
+    /// assert!(address.is_unix());
+    /// assert_eq!(address.port(), None);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn unix(path: impl Into<PathBuf>) -> Self {
         ServerAddress::Unix { path: path.into() }
     }
 
     /// The host name, IP literal or socket path (the CMAP log field `serverHost`).
+    ///
+    /// ```
+    /// use mongopool::ServerAddress;
+    /// assert_eq!(ServerAddress::parse("[::1]:27017")?.host(), "::1");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn host(&self) -> std::borrow::Cow<'_, str> {
         match self {
             ServerAddress::Tcp { host, .. } => host.as_str().into(),
@@ -64,6 +84,12 @@ impl ServerAddress {
     }
 
     /// The port; `None` for Unix domain sockets (the CMAP log field `serverPort`).
+    ///
+    /// ```
+    /// use mongopool::ServerAddress;
+    /// assert_eq!(ServerAddress::parse("db")?.port(), Some(mongopool::address::DEFAULT_PORT));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn port(&self) -> Option<u16> {
         match self {
             ServerAddress::Tcp { port, .. } => Some(*port),
@@ -72,11 +98,25 @@ impl ServerAddress {
     }
 
     /// Whether this is a Unix domain socket.
+    ///
+    /// ```
+    /// use mongopool::ServerAddress;
+    /// assert!(ServerAddress::parse("/run/mongodb.sock")?.is_unix());
+    /// assert!(!ServerAddress::parse("db:27017")?.is_unix());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn is_unix(&self) -> bool {
         matches!(self, ServerAddress::Unix { .. })
     }
 
     /// The socket path of a Unix domain socket address.
+    ///
+    /// ```
+    /// use mongopool::ServerAddress;
+    /// let address = ServerAddress::parse("/run/mongodb.sock")?;
+    /// assert_eq!(address.unix_path(), Some(std::path::Path::new("/run/mongodb.sock")));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn unix_path(&self) -> Option<&Path> {
         match self {
             ServerAddress::Unix { path } => Some(path),
@@ -85,6 +125,14 @@ impl ServerAddress {
     }
 
     /// Parses `host`, `host:port`, `[v6]`, `[v6]:port` or a path ending in `.sock`.
+    ///
+    /// ```
+    /// use mongopool::ServerAddress;
+    /// assert_eq!(ServerAddress::parse("db.example:27018")?, ServerAddress::tcp("db.example", 27018));
+    /// let err = ServerAddress::parse("db:notaport").unwrap_err();
+    /// assert!(err.to_string().contains("db:notaport"), "{err}");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn parse(input: &str) -> Result<Self> {
         let bad = |why: &str| Error::invalid_argument(format!("invalid server address {input:?}: {why}"));
         if input.is_empty() {

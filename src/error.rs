@@ -40,6 +40,29 @@ struct Inner {
 }
 
 /// What went wrong. Match on this to decide what to do with an [`Error`].
+///
+/// ```
+/// # use std::sync::Arc;
+/// # use mongopool::{Connection, Establisher, Interrupter, Pool, PoolOptions, ServerAddress};
+/// # struct Fake;
+/// # impl Establisher for Fake {
+/// #     fn establish(&self, a: &ServerAddress, _: Arc<Interrupter>) -> mongopool::Result<Connection> {
+/// #         Ok(Connection::detached(a.clone()))
+/// #     }
+/// # }
+/// # let pool = Pool::with_establisher("db:27017".parse()?, PoolOptions::default(), Arc::new(Fake))?;
+/// use mongopool::ErrorKind;
+/// match pool.check_out() {
+///     Ok(_conn) => unreachable!("the pool is paused"),
+///     Err(e) => match e.kind() {
+///         ErrorKind::PoolCleared { .. } => {} // paused or cleared: retry after the next ready()
+///         ErrorKind::WaitQueueTimeout { .. } => {} // every connection busy: see the message's counts
+///         ErrorKind::PoolClosed { .. } => {}
+///         other => panic!("{other}"),
+///     },
+/// }
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone, Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ErrorKind {
@@ -170,6 +193,15 @@ pub struct CommandError {
 
 impl Error {
     /// Creates an error of the given kind with no address and no labels.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use mongopool::{Error, ErrorKind};
+    /// let err = Error::new(ErrorKind::Timeout { operation: "read", after: Duration::from_secs(2) });
+    /// assert_eq!(err.to_string(), "read timed out after 2000 ms");
+    /// assert!(err.is_timeout() && err.is_network_error());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn new(kind: ErrorKind) -> Self {
         Error {
             inner: Box::new(Inner {
@@ -181,6 +213,13 @@ impl Error {
     }
 
     /// An [`ErrorKind::InvalidArgument`] error.
+    ///
+    /// ```
+    /// let err = mongopool::Error::invalid_argument("maxPoolSize must be a number");
+    /// assert!(matches!(err.kind(), mongopool::ErrorKind::InvalidArgument { .. }));
+    /// assert!(!err.is_retryable());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn invalid_argument(message: impl Into<String>) -> Self {
         Self::new(ErrorKind::InvalidArgument {
             message: message.into(),
@@ -188,6 +227,12 @@ impl Error {
     }
 
     /// An [`ErrorKind::Protocol`] error.
+    ///
+    /// ```
+    /// let err = mongopool::Error::protocol("reply shorter than its header");
+    /// assert!(matches!(err.kind(), mongopool::ErrorKind::Protocol { .. }));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn protocol(message: impl Into<String>) -> Self {
         Self::new(ErrorKind::Protocol {
             message: message.into(),
@@ -195,6 +240,12 @@ impl Error {
     }
 
     /// An [`ErrorKind::Authentication`] error.
+    ///
+    /// ```
+    /// let err = mongopool::Error::authentication("server signature mismatch");
+    /// assert!(matches!(err.kind(), mongopool::ErrorKind::Authentication { .. }));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn authentication(message: impl Into<String>) -> Self {
         Self::new(ErrorKind::Authentication {
             message: message.into(),
@@ -222,16 +273,58 @@ impl Error {
     }
 
     /// What went wrong.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use mongopool::{Connection, Establisher, Interrupter, Pool, PoolOptions, ServerAddress};
+    /// # struct Fake;
+    /// # impl Establisher for Fake {
+    /// #     fn establish(&self, a: &ServerAddress, _: Arc<Interrupter>) -> mongopool::Result<Connection> {
+    /// #         Ok(Connection::detached(a.clone()))
+    /// #     }
+    /// # }
+    /// # let pool = Pool::with_establisher("db:27017".parse()?, PoolOptions::default(), Arc::new(Fake))?;
+    /// use mongopool::ErrorKind;
+    /// pool.close();
+    /// match pool.check_out().unwrap_err().kind() {
+    ///     ErrorKind::PoolClosed { .. } => {} // expected
+    ///     other => panic!("{other:?}"),
+    /// }
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn kind(&self) -> &ErrorKind {
         &self.inner.kind
     }
 
     /// The server the error concerns, where known.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use mongopool::{Connection, Establisher, Interrupter, Pool, PoolOptions, ServerAddress};
+    /// # struct Fake;
+    /// # impl Establisher for Fake {
+    /// #     fn establish(&self, a: &ServerAddress, _: Arc<Interrupter>) -> mongopool::Result<Connection> {
+    /// #         Ok(Connection::detached(a.clone()))
+    /// #     }
+    /// # }
+    /// # let pool = Pool::with_establisher("db:27017".parse()?, PoolOptions::default(), Arc::new(Fake))?;
+    /// pool.close();
+    /// let err = pool.check_out().unwrap_err();
+    /// assert_eq!(err.address().map(|a| a.to_string()).as_deref(), Some("db:27017"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn address(&self) -> Option<&ServerAddress> {
         self.inner.address.as_ref()
     }
 
     /// Sets the server address unless one is already set.
+    ///
+    /// ```
+    /// let address: mongopool::ServerAddress = "db:27017".parse()?;
+    /// let err = mongopool::Error::protocol("bad reply").with_address(&address);
+    /// assert_eq!(err.address(), Some(&address));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn with_address(mut self, address: &ServerAddress) -> Self {
         if self.inner.address.is_none() {
             self.inner.address = Some(address.clone());
@@ -240,21 +333,47 @@ impl Error {
     }
 
     /// The error labels, sorted: those the pool added and those the server sent.
+    ///
+    /// ```
+    /// let err = mongopool::Error::protocol("x").with_label("b").with_label("a");
+    /// assert_eq!(err.error_labels().collect::<Vec<_>>(), ["a", "b"]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn error_labels(&self) -> impl Iterator<Item = &str> {
         self.inner.labels.iter().map(String::as_str)
     }
 
     /// Whether the error carries `label`.
+    ///
+    /// ```
+    /// use mongopool::error::RETRYABLE_ERROR;
+    /// let err = mongopool::Error::protocol("x").with_label(RETRYABLE_ERROR);
+    /// assert!(err.has_label(RETRYABLE_ERROR) && err.is_retryable());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn has_label(&self, label: &str) -> bool {
         self.inner.labels.contains(label)
     }
 
     /// Adds an error label.
+    ///
+    /// ```
+    /// let mut err = mongopool::Error::protocol("x");
+    /// err.add_label("TransientTransactionError");
+    /// assert!(err.has_label("TransientTransactionError"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn add_label(&mut self, label: impl Into<String>) {
         self.inner.labels.insert(label.into());
     }
 
     /// Adds an error label, builder style.
+    ///
+    /// ```
+    /// let err = mongopool::Error::protocol("x").with_label("SystemOverloadedError");
+    /// assert!(err.has_label("SystemOverloadedError"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn with_label(mut self, label: impl Into<String>) -> Self {
         self.add_label(label);
         self
@@ -262,6 +381,21 @@ impl Error {
 
     /// Whether retrying the operation on a fresh connection may succeed: the error has the
     /// `RetryableError` label or is a [`ErrorKind::PoolCleared`].
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use mongopool::{Connection, Establisher, Interrupter, Pool, PoolOptions, ServerAddress};
+    /// # struct Fake;
+    /// # impl Establisher for Fake {
+    /// #     fn establish(&self, a: &ServerAddress, _: Arc<Interrupter>) -> mongopool::Result<Connection> {
+    /// #         Ok(Connection::detached(a.clone()))
+    /// #     }
+    /// # }
+    /// # let pool = Pool::with_establisher("db:27017".parse()?, PoolOptions::default(), Arc::new(Fake))?;
+    /// pool.clear(false); // a paused pool fails check-outs with a retryable PoolCleared error
+    /// assert!(pool.check_out().unwrap_err().is_retryable());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn is_retryable(&self) -> bool {
         self.has_label(RETRYABLE_ERROR)
             || matches!(
@@ -271,6 +405,14 @@ impl Error {
     }
 
     /// Whether this is a network error or timeout (the connection that saw it is perished).
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// let refused = std::io::Error::from(std::io::ErrorKind::ConnectionRefused);
+    /// let err = mongopool::Error::new(mongopool::ErrorKind::Io { kind: refused.kind(), source: Arc::new(refused) });
+    /// assert!(err.is_network_error() && !err.is_timeout());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn is_network_error(&self) -> bool {
         matches!(
             self.kind(),
@@ -279,11 +421,23 @@ impl Error {
     }
 
     /// Whether this is a network timeout.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let err = mongopool::Error::new(mongopool::ErrorKind::Timeout { operation: "connect", after: Duration::from_secs(1) });
+    /// assert!(err.is_timeout());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn is_timeout(&self) -> bool {
         matches!(self.kind(), ErrorKind::Timeout { .. })
     }
 
     /// The server's error code for a [`ErrorKind::Command`] error.
+    ///
+    /// ```
+    /// assert_eq!(mongopool::Error::protocol("x").code(), None); // only command errors have one
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn code(&self) -> Option<i32> {
         match self.kind() {
             ErrorKind::Command(c) => Some(c.code),
@@ -294,6 +448,24 @@ impl Error {
 
 /// The connections in use of a load-balanced pool by what they are pinned to
 /// (load-balancers.md "Connection Tracking"; see [`crate::PooledConnection::pin`]).
+///
+/// ```
+/// # use std::sync::Arc;
+/// # use mongopool::{Connection, Establisher, Interrupter, Pool, PoolOptions, ServerAddress};
+/// # struct Fake;
+/// # impl Establisher for Fake {
+/// #     fn establish(&self, a: &ServerAddress, _: Arc<Interrupter>) -> mongopool::Result<Connection> {
+/// #         Ok(Connection::detached(a.clone()))
+/// #     }
+/// # }
+/// # let pool = Pool::with_establisher("db:27017".parse()?, PoolOptions::default(), Arc::new(Fake))?;
+/// use mongopool::{InUseByPurpose, PinnedTo};
+/// pool.ready()?;
+/// let mut conn = pool.check_out()?;
+/// conn.pin(PinnedTo::Transaction);
+/// assert_eq!(pool.in_use_by_purpose(), InUseByPurpose { cursors: 0, transactions: 1, other: 0 });
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct InUseByPurpose {
     /// Connections pinned to cursors.

@@ -49,6 +49,23 @@ pub enum CmapEvent {
 
 impl CmapEvent {
     /// The spec's name for the event type, e.g. `ConnectionCheckedOut`.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use mongopool::{Connection, Establisher, Interrupter, Pool, PoolOptions, ServerAddress};
+    /// # struct Fake;
+    /// # impl Establisher for Fake {
+    /// #     fn establish(&self, a: &ServerAddress, _: Arc<Interrupter>) -> mongopool::Result<Connection> {
+    /// #         Ok(Connection::detached(a.clone()))
+    /// #     }
+    /// # }
+    /// # let pool = Pool::with_establisher("db:27017".parse()?, PoolOptions::default(), Arc::new(Fake))?;
+    /// # use mongopool::CmapEvent;
+    /// let events = pool.subscribe();
+    /// pool.ready()?;
+    /// assert_eq!(events.try_recv()?.name(), "ConnectionPoolReady");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn name(&self) -> &'static str {
         match self {
             CmapEvent::PoolCreated(_) => "ConnectionPoolCreated",
@@ -66,6 +83,23 @@ impl CmapEvent {
     }
 
     /// The address of the pool that emitted the event.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use mongopool::{Connection, Establisher, Interrupter, Pool, PoolOptions, ServerAddress};
+    /// # struct Fake;
+    /// # impl Establisher for Fake {
+    /// #     fn establish(&self, a: &ServerAddress, _: Arc<Interrupter>) -> mongopool::Result<Connection> {
+    /// #         Ok(Connection::detached(a.clone()))
+    /// #     }
+    /// # }
+    /// # let pool = Pool::with_establisher("db:27017".parse()?, PoolOptions::default(), Arc::new(Fake))?;
+    /// # use mongopool::CmapEvent;
+    /// let events = pool.subscribe();
+    /// pool.ready()?;
+    /// assert_eq!(events.try_recv()?.address().to_string(), "db:27017");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn address(&self) -> &ServerAddress {
         match self {
             CmapEvent::PoolCreated(e) => &e.address,
@@ -83,6 +117,25 @@ impl CmapEvent {
     }
 
     /// The connection the event concerns, where there is one.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use mongopool::{Connection, Establisher, Interrupter, Pool, PoolOptions, ServerAddress};
+    /// # struct Fake;
+    /// # impl Establisher for Fake {
+    /// #     fn establish(&self, a: &ServerAddress, _: Arc<Interrupter>) -> mongopool::Result<Connection> {
+    /// #         Ok(Connection::detached(a.clone()))
+    /// #     }
+    /// # }
+    /// # let pool = Pool::with_establisher("db:27017".parse()?, PoolOptions::default(), Arc::new(Fake))?;
+    /// # use mongopool::CmapEvent;
+    /// let events = pool.subscribe();
+    /// pool.ready()?;
+    /// drop(pool.check_out()?);
+    /// let ids: Vec<Option<u64>> = events.try_iter().map(|e| e.connection_id()).collect();
+    /// assert_eq!(ids, [None, None, Some(1), Some(1), Some(1), Some(1)]); // ready, started, created, ready, out, in
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn connection_id(&self) -> Option<u64> {
         match self {
             CmapEvent::ConnectionCreated(e) => Some(e.connection_id),
@@ -96,6 +149,26 @@ impl CmapEvent {
 }
 
 /// The pool options the user set, as carried by [`PoolCreatedEvent`].
+///
+/// ```
+/// # use std::sync::Arc;
+/// # use mongopool::{Connection, Establisher, Interrupter, Pool, PoolOptions, ServerAddress};
+/// # struct Fake;
+/// # impl Establisher for Fake {
+/// #     fn establish(&self, a: &ServerAddress, _: Arc<Interrupter>) -> mongopool::Result<Connection> {
+/// #         Ok(Connection::detached(a.clone()))
+/// #     }
+/// # }
+/// # let pool = Pool::with_establisher("db:27017".parse()?, PoolOptions::default(), Arc::new(Fake))?;
+/// # use mongopool::CmapEvent;
+/// let (tx, events) = crossbeam_channel::unbounded();
+/// let options = PoolOptions::builder().max_pool_size(5).build()?;
+/// let _pool = Pool::builder("db:27017".parse()?).options(options).establisher(Arc::new(Fake)).event_sender(tx).build()?;
+/// let Ok(CmapEvent::PoolCreated(created)) = events.try_recv() else { panic!("no PoolCreated") };
+/// assert_eq!(created.options.max_pool_size, Some(5)); // only what the user set
+/// assert_eq!(created.options.min_pool_size, None);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct PoolCreatedOptions {
     /// `maxIdleTimeMS`, if set.
@@ -111,6 +184,23 @@ pub struct PoolCreatedOptions {
 }
 
 /// Emitted when a pool is created.
+///
+/// ```
+/// # use std::sync::Arc;
+/// # use mongopool::{Connection, Establisher, Interrupter, Pool, PoolOptions, ServerAddress};
+/// # struct Fake;
+/// # impl Establisher for Fake {
+/// #     fn establish(&self, a: &ServerAddress, _: Arc<Interrupter>) -> mongopool::Result<Connection> {
+/// #         Ok(Connection::detached(a.clone()))
+/// #     }
+/// # }
+/// # let pool = Pool::with_establisher("db:27017".parse()?, PoolOptions::default(), Arc::new(Fake))?;
+/// # use mongopool::CmapEvent;
+/// let (tx, events) = crossbeam_channel::unbounded();
+/// let _pool = Pool::builder("db:27017".parse()?).establisher(Arc::new(Fake)).event_sender(tx).build()?;
+/// assert!(matches!(events.try_recv()?, CmapEvent::PoolCreated(e) if e.address.to_string() == "db:27017"));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone, Debug)]
 pub struct PoolCreatedEvent {
     /// The pool's server.
@@ -120,6 +210,24 @@ pub struct PoolCreatedEvent {
 }
 
 /// Emitted when a pool is marked ready.
+///
+/// ```
+/// # use std::sync::Arc;
+/// # use mongopool::{Connection, Establisher, Interrupter, Pool, PoolOptions, ServerAddress};
+/// # struct Fake;
+/// # impl Establisher for Fake {
+/// #     fn establish(&self, a: &ServerAddress, _: Arc<Interrupter>) -> mongopool::Result<Connection> {
+/// #         Ok(Connection::detached(a.clone()))
+/// #     }
+/// # }
+/// # let pool = Pool::with_establisher("db:27017".parse()?, PoolOptions::default(), Arc::new(Fake))?;
+/// # use mongopool::CmapEvent;
+/// let events = pool.subscribe();
+/// pool.ready()?;
+/// pool.ready()?; // already ready: no second event
+/// assert_eq!(events.try_iter().filter(|e| matches!(e, CmapEvent::PoolReady(_))).count(), 1);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone, Debug)]
 pub struct PoolReadyEvent {
     /// The pool's server.
@@ -127,6 +235,28 @@ pub struct PoolReadyEvent {
 }
 
 /// Emitted when a pool is cleared.
+///
+/// ```
+/// # use std::sync::Arc;
+/// # use mongopool::{Connection, Establisher, Interrupter, Pool, PoolOptions, ServerAddress};
+/// # struct Fake;
+/// # impl Establisher for Fake {
+/// #     fn establish(&self, a: &ServerAddress, _: Arc<Interrupter>) -> mongopool::Result<Connection> {
+/// #         Ok(Connection::detached(a.clone()))
+/// #     }
+/// # }
+/// # let pool = Pool::with_establisher("db:27017".parse()?, PoolOptions::default(), Arc::new(Fake))?;
+/// # use mongopool::CmapEvent;
+/// let events = pool.subscribe();
+/// pool.ready()?;
+/// pool.clear(true);
+/// let cleared = events.try_iter().find_map(|e| match e {
+///     CmapEvent::PoolCleared(c) => Some(c),
+///     _ => None,
+/// });
+/// assert!(cleared.is_some_and(|c| c.interrupt_in_use_connections && c.service_id.is_none()));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone, Debug)]
 pub struct PoolClearedEvent {
     /// The pool's server.
@@ -138,6 +268,23 @@ pub struct PoolClearedEvent {
 }
 
 /// Emitted when a pool is closed.
+///
+/// ```
+/// # use std::sync::Arc;
+/// # use mongopool::{Connection, Establisher, Interrupter, Pool, PoolOptions, ServerAddress};
+/// # struct Fake;
+/// # impl Establisher for Fake {
+/// #     fn establish(&self, a: &ServerAddress, _: Arc<Interrupter>) -> mongopool::Result<Connection> {
+/// #         Ok(Connection::detached(a.clone()))
+/// #     }
+/// # }
+/// # let pool = Pool::with_establisher("db:27017".parse()?, PoolOptions::default(), Arc::new(Fake))?;
+/// # use mongopool::CmapEvent;
+/// let events = pool.subscribe();
+/// pool.close();
+/// assert!(matches!(events.try_recv()?, CmapEvent::PoolClosed(_)));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone, Debug)]
 pub struct PoolClosedEvent {
     /// The pool's server.
@@ -145,6 +292,24 @@ pub struct PoolClosedEvent {
 }
 
 /// Emitted when a connection is created, before it is established.
+///
+/// ```
+/// # use std::sync::Arc;
+/// # use mongopool::{Connection, Establisher, Interrupter, Pool, PoolOptions, ServerAddress};
+/// # struct Fake;
+/// # impl Establisher for Fake {
+/// #     fn establish(&self, a: &ServerAddress, _: Arc<Interrupter>) -> mongopool::Result<Connection> {
+/// #         Ok(Connection::detached(a.clone()))
+/// #     }
+/// # }
+/// # let pool = Pool::with_establisher("db:27017".parse()?, PoolOptions::default(), Arc::new(Fake))?;
+/// # use mongopool::CmapEvent;
+/// let events = pool.subscribe();
+/// pool.ready()?;
+/// let _conn = pool.check_out()?;
+/// assert!(events.try_iter().any(|e| matches!(e, CmapEvent::ConnectionCreated(c) if c.connection_id == 1)));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone, Debug)]
 pub struct ConnectionCreatedEvent {
     /// The pool's server.
@@ -154,6 +319,28 @@ pub struct ConnectionCreatedEvent {
 }
 
 /// Emitted when a connection has been established and is ready for use.
+///
+/// ```
+/// # use std::sync::Arc;
+/// # use mongopool::{Connection, Establisher, Interrupter, Pool, PoolOptions, ServerAddress};
+/// # struct Fake;
+/// # impl Establisher for Fake {
+/// #     fn establish(&self, a: &ServerAddress, _: Arc<Interrupter>) -> mongopool::Result<Connection> {
+/// #         Ok(Connection::detached(a.clone()))
+/// #     }
+/// # }
+/// # let pool = Pool::with_establisher("db:27017".parse()?, PoolOptions::default(), Arc::new(Fake))?;
+/// # use mongopool::CmapEvent;
+/// let events = pool.subscribe();
+/// pool.ready()?;
+/// let _conn = pool.check_out()?;
+/// let ready = events.try_iter().find_map(|e| match e {
+///     CmapEvent::ConnectionReady(r) => Some(r),
+///     _ => None,
+/// });
+/// assert_eq!(ready.map(|r| r.connection_id), Some(1)); // `duration`: the time establishment took
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone, Debug)]
 pub struct ConnectionReadyEvent {
     /// The pool's server.
@@ -165,6 +352,34 @@ pub struct ConnectionReadyEvent {
 }
 
 /// Why a connection was closed.
+///
+/// ```
+/// # use std::sync::Arc;
+/// # use mongopool::{Connection, Establisher, Interrupter, Pool, PoolOptions, ServerAddress};
+/// # struct Fake;
+/// # impl Establisher for Fake {
+/// #     fn establish(&self, a: &ServerAddress, _: Arc<Interrupter>) -> mongopool::Result<Connection> {
+/// #         Ok(Connection::detached(a.clone()))
+/// #     }
+/// # }
+/// # let pool = Pool::with_establisher("db:27017".parse()?, PoolOptions::default(), Arc::new(Fake))?;
+/// # use mongopool::CmapEvent;
+/// use mongopool::events::ConnectionClosedReason;
+/// let events = pool.subscribe();
+/// pool.ready()?;
+/// let conn = pool.check_out()?;
+/// pool.clear(false);
+/// drop(conn); // checked in after the clear: stale
+/// let reasons: Vec<ConnectionClosedReason> = events
+///     .try_iter()
+///     .filter_map(|e| match e {
+///         CmapEvent::ConnectionClosed(c) => Some(c.reason),
+///         _ => None,
+///     })
+///     .collect();
+/// assert_eq!(reasons, [ConnectionClosedReason::Stale]);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum ConnectionClosedReason {
     /// The pool was cleared.
@@ -179,6 +394,22 @@ pub enum ConnectionClosedReason {
 
 impl ConnectionClosedReason {
     /// The spec's string for the reason.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use mongopool::{Connection, Establisher, Interrupter, Pool, PoolOptions, ServerAddress};
+    /// # struct Fake;
+    /// # impl Establisher for Fake {
+    /// #     fn establish(&self, a: &ServerAddress, _: Arc<Interrupter>) -> mongopool::Result<Connection> {
+    /// #         Ok(Connection::detached(a.clone()))
+    /// #     }
+    /// # }
+    /// # let pool = Pool::with_establisher("db:27017".parse()?, PoolOptions::default(), Arc::new(Fake))?;
+    /// # use mongopool::CmapEvent;
+    /// use mongopool::events::ConnectionClosedReason;
+    /// assert_eq!(ConnectionClosedReason::PoolClosed.as_str(), "poolClosed");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn as_str(self) -> &'static str {
         match self {
             ConnectionClosedReason::Stale => "stale",
@@ -190,6 +421,28 @@ impl ConnectionClosedReason {
 }
 
 /// Emitted when a connection is closed.
+///
+/// ```
+/// # use std::sync::Arc;
+/// # use mongopool::{Connection, Establisher, Interrupter, Pool, PoolOptions, ServerAddress};
+/// # struct Fake;
+/// # impl Establisher for Fake {
+/// #     fn establish(&self, a: &ServerAddress, _: Arc<Interrupter>) -> mongopool::Result<Connection> {
+/// #         Ok(Connection::detached(a.clone()))
+/// #     }
+/// # }
+/// # let pool = Pool::with_establisher("db:27017".parse()?, PoolOptions::default(), Arc::new(Fake))?;
+/// # use mongopool::CmapEvent;
+/// let events = pool.subscribe();
+/// pool.ready()?;
+/// pool.check_out()?.discard();
+/// let closed = events.try_iter().find_map(|e| match e {
+///     CmapEvent::ConnectionClosed(c) => Some(c),
+///     _ => None,
+/// });
+/// assert_eq!(closed.map(|c| c.reason.as_str()), Some("error"));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone, Debug)]
 pub struct ConnectionClosedEvent {
     /// The pool's server.
@@ -203,6 +456,24 @@ pub struct ConnectionClosedEvent {
 }
 
 /// Emitted when a check-out starts.
+///
+/// ```
+/// # use std::sync::Arc;
+/// # use mongopool::{Connection, Establisher, Interrupter, Pool, PoolOptions, ServerAddress};
+/// # struct Fake;
+/// # impl Establisher for Fake {
+/// #     fn establish(&self, a: &ServerAddress, _: Arc<Interrupter>) -> mongopool::Result<Connection> {
+/// #         Ok(Connection::detached(a.clone()))
+/// #     }
+/// # }
+/// # let pool = Pool::with_establisher("db:27017".parse()?, PoolOptions::default(), Arc::new(Fake))?;
+/// # use mongopool::CmapEvent;
+/// let events = pool.subscribe();
+/// pool.ready()?;
+/// let _conn = pool.check_out()?;
+/// assert!(events.try_iter().any(|e| matches!(e, CmapEvent::ConnectionCheckOutStarted(_))));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone, Debug)]
 pub struct ConnectionCheckOutStartedEvent {
     /// The pool's server.
@@ -210,6 +481,29 @@ pub struct ConnectionCheckOutStartedEvent {
 }
 
 /// Why a check-out failed.
+///
+/// ```
+/// # use std::sync::Arc;
+/// # use mongopool::{Connection, Establisher, Interrupter, Pool, PoolOptions, ServerAddress};
+/// # struct Fake;
+/// # impl Establisher for Fake {
+/// #     fn establish(&self, a: &ServerAddress, _: Arc<Interrupter>) -> mongopool::Result<Connection> {
+/// #         Ok(Connection::detached(a.clone()))
+/// #     }
+/// # }
+/// # let pool = Pool::with_establisher("db:27017".parse()?, PoolOptions::default(), Arc::new(Fake))?;
+/// # use mongopool::CmapEvent;
+/// use mongopool::events::ConnectionCheckOutFailedReason;
+/// let events = pool.subscribe();
+/// pool.close();
+/// assert!(pool.check_out().is_err());
+/// let reason = events.try_iter().find_map(|e| match e {
+///     CmapEvent::ConnectionCheckOutFailed(f) => Some(f.reason),
+///     _ => None,
+/// });
+/// assert_eq!(reason, Some(ConnectionCheckOutFailedReason::PoolClosed));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum ConnectionCheckOutFailedReason {
     /// The pool was closed.
@@ -222,6 +516,22 @@ pub enum ConnectionCheckOutFailedReason {
 
 impl ConnectionCheckOutFailedReason {
     /// The spec's string for the reason.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use mongopool::{Connection, Establisher, Interrupter, Pool, PoolOptions, ServerAddress};
+    /// # struct Fake;
+    /// # impl Establisher for Fake {
+    /// #     fn establish(&self, a: &ServerAddress, _: Arc<Interrupter>) -> mongopool::Result<Connection> {
+    /// #         Ok(Connection::detached(a.clone()))
+    /// #     }
+    /// # }
+    /// # let pool = Pool::with_establisher("db:27017".parse()?, PoolOptions::default(), Arc::new(Fake))?;
+    /// # use mongopool::CmapEvent;
+    /// use mongopool::events::ConnectionCheckOutFailedReason;
+    /// assert_eq!(ConnectionCheckOutFailedReason::ConnectionError.as_str(), "connectionError");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn as_str(self) -> &'static str {
         match self {
             ConnectionCheckOutFailedReason::PoolClosed => "poolClosed",
@@ -232,6 +542,27 @@ impl ConnectionCheckOutFailedReason {
 }
 
 /// Emitted when a check-out fails.
+///
+/// ```
+/// # use std::sync::Arc;
+/// # use mongopool::{Connection, Establisher, Interrupter, Pool, PoolOptions, ServerAddress};
+/// # struct Fake;
+/// # impl Establisher for Fake {
+/// #     fn establish(&self, a: &ServerAddress, _: Arc<Interrupter>) -> mongopool::Result<Connection> {
+/// #         Ok(Connection::detached(a.clone()))
+/// #     }
+/// # }
+/// # let pool = Pool::with_establisher("db:27017".parse()?, PoolOptions::default(), Arc::new(Fake))?;
+/// # use mongopool::CmapEvent;
+/// let events = pool.subscribe();
+/// assert!(pool.check_out().is_err()); // the pool is still paused
+/// let failed = events.try_iter().find_map(|e| match e {
+///     CmapEvent::ConnectionCheckOutFailed(f) => Some(f),
+///     _ => None,
+/// });
+/// assert_eq!(failed.map(|f| f.reason.as_str()), Some("connectionError"));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone, Debug)]
 pub struct ConnectionCheckOutFailedEvent {
     /// The pool's server.
@@ -245,6 +576,28 @@ pub struct ConnectionCheckOutFailedEvent {
 }
 
 /// Emitted when a check-out succeeds.
+///
+/// ```
+/// # use std::sync::Arc;
+/// # use mongopool::{Connection, Establisher, Interrupter, Pool, PoolOptions, ServerAddress};
+/// # struct Fake;
+/// # impl Establisher for Fake {
+/// #     fn establish(&self, a: &ServerAddress, _: Arc<Interrupter>) -> mongopool::Result<Connection> {
+/// #         Ok(Connection::detached(a.clone()))
+/// #     }
+/// # }
+/// # let pool = Pool::with_establisher("db:27017".parse()?, PoolOptions::default(), Arc::new(Fake))?;
+/// # use mongopool::CmapEvent;
+/// let events = pool.subscribe();
+/// pool.ready()?;
+/// let conn = pool.check_out()?;
+/// let out = events.try_iter().find_map(|e| match e {
+///     CmapEvent::ConnectionCheckedOut(o) => Some(o),
+///     _ => None,
+/// });
+/// assert_eq!(out.map(|o| o.connection_id), Some(conn.id())); // `duration`: the wait
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone, Debug)]
 pub struct ConnectionCheckedOutEvent {
     /// The pool's server.
@@ -256,6 +609,24 @@ pub struct ConnectionCheckedOutEvent {
 }
 
 /// Emitted when a connection is checked back in.
+///
+/// ```
+/// # use std::sync::Arc;
+/// # use mongopool::{Connection, Establisher, Interrupter, Pool, PoolOptions, ServerAddress};
+/// # struct Fake;
+/// # impl Establisher for Fake {
+/// #     fn establish(&self, a: &ServerAddress, _: Arc<Interrupter>) -> mongopool::Result<Connection> {
+/// #         Ok(Connection::detached(a.clone()))
+/// #     }
+/// # }
+/// # let pool = Pool::with_establisher("db:27017".parse()?, PoolOptions::default(), Arc::new(Fake))?;
+/// # use mongopool::CmapEvent;
+/// let events = pool.subscribe();
+/// pool.ready()?;
+/// drop(pool.check_out()?);
+/// assert!(matches!(events.try_iter().last(), Some(CmapEvent::ConnectionCheckedIn(c)) if c.connection_id == 1));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone, Debug)]
 pub struct ConnectionCheckedInEvent {
     /// The pool's server.
@@ -268,6 +639,28 @@ pub struct ConnectionCheckedInEvent {
 /// `CmapEventHandler`. Every method has an empty default. Handlers run on a dedicated thread
 /// (see [`crate::Pool::subscribe_handler`]), never under the pool's lock, so they may block or
 /// call back into the pool.
+///
+/// ```
+/// # use std::sync::Arc;
+/// # use mongopool::{Connection, Establisher, Interrupter, Pool, PoolOptions, ServerAddress};
+/// # struct Fake;
+/// # impl Establisher for Fake {
+/// #     fn establish(&self, a: &ServerAddress, _: Arc<Interrupter>) -> mongopool::Result<Connection> {
+/// #         Ok(Connection::detached(a.clone()))
+/// #     }
+/// # }
+/// use mongopool::events::ConnectionCheckOutFailedEvent;
+/// use mongopool::CmapEventHandler;
+/// /// Logs failed check-outs only; every other method keeps its empty default.
+/// struct Failures;
+/// impl CmapEventHandler for Failures {
+///     fn handle_connection_checkout_failed_event(&self, event: ConnectionCheckOutFailedEvent) {
+///         eprintln!("check-out failed after {:?}: {}", event.duration, event.reason.as_str());
+///     }
+/// }
+/// let pool = Pool::builder("db:27017".parse()?).establisher(Arc::new(Fake)).event_handler(Arc::new(Failures)).build()?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[allow(unused_variables)]
 pub trait CmapEventHandler: Send + Sync + 'static {
     /// A pool was created.
@@ -295,6 +688,37 @@ pub trait CmapEventHandler: Send + Sync + 'static {
 }
 
 /// Calls the handler method that matches `event`.
+///
+/// ```
+/// # use std::sync::Arc;
+/// # use mongopool::{Connection, Establisher, Interrupter, Pool, PoolOptions, ServerAddress};
+/// # struct Fake;
+/// # impl Establisher for Fake {
+/// #     fn establish(&self, a: &ServerAddress, _: Arc<Interrupter>) -> mongopool::Result<Connection> {
+/// #         Ok(Connection::detached(a.clone()))
+/// #     }
+/// # }
+/// # let pool = Pool::with_establisher("db:27017".parse()?, PoolOptions::default(), Arc::new(Fake))?;
+/// # use mongopool::CmapEvent;
+/// use std::sync::atomic::{AtomicBool, Ordering};
+/// use mongopool::events::{dispatch_to_handler, PoolReadyEvent};
+/// use mongopool::CmapEventHandler;
+/// #[derive(Default)]
+/// struct Ready(AtomicBool);
+/// impl CmapEventHandler for Ready {
+///     fn handle_pool_ready_event(&self, _: PoolReadyEvent) {
+///         self.0.store(true, Ordering::SeqCst);
+///     }
+/// }
+/// let events = pool.subscribe();
+/// pool.ready()?;
+/// let handler = Ready::default();
+/// for event in events.try_iter() {
+///     dispatch_to_handler(&handler, event); // a channel reader that calls a handler
+/// }
+/// assert!(handler.0.load(Ordering::SeqCst));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn dispatch_to_handler(handler: &dyn CmapEventHandler, event: CmapEvent) {
     match event {
         CmapEvent::PoolCreated(e) => handler.handle_pool_created_event(e),
@@ -312,11 +736,46 @@ pub fn dispatch_to_handler(handler: &dyn CmapEventHandler, event: CmapEvent) {
 }
 
 /// Counts the events a bounded subscriber lost because its channel was full.
+///
+/// ```
+/// # use std::sync::Arc;
+/// # use mongopool::{Connection, Establisher, Interrupter, Pool, PoolOptions, ServerAddress};
+/// # struct Fake;
+/// # impl Establisher for Fake {
+/// #     fn establish(&self, a: &ServerAddress, _: Arc<Interrupter>) -> mongopool::Result<Connection> {
+/// #         Ok(Connection::detached(a.clone()))
+/// #     }
+/// # }
+/// # let pool = Pool::with_establisher("db:27017".parse()?, PoolOptions::default(), Arc::new(Fake))?;
+/// # use mongopool::CmapEvent;
+/// let (events, dropped) = pool.subscribe_bounded(16);
+/// pool.ready()?;
+/// assert_eq!((events.len(), dropped.count()), (1, 0));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone, Debug, Default)]
 pub struct DroppedEvents(Arc<AtomicU64>);
 
 impl DroppedEvents {
     /// Events dropped so far.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use mongopool::{Connection, Establisher, Interrupter, Pool, PoolOptions, ServerAddress};
+    /// # struct Fake;
+    /// # impl Establisher for Fake {
+    /// #     fn establish(&self, a: &ServerAddress, _: Arc<Interrupter>) -> mongopool::Result<Connection> {
+    /// #         Ok(Connection::detached(a.clone()))
+    /// #     }
+    /// # }
+    /// # let pool = Pool::with_establisher("db:27017".parse()?, PoolOptions::default(), Arc::new(Fake))?;
+    /// # use mongopool::CmapEvent;
+    /// let (_events, dropped) = pool.subscribe_bounded(1);
+    /// pool.ready()?;
+    /// pool.close();
+    /// assert_eq!(dropped.count(), 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn count(&self) -> u64 {
         self.0.load(Ordering::Relaxed)
     }

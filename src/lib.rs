@@ -46,6 +46,49 @@
 //! the `log` facade (target [`pool::LOG_TARGET`]). With no subscriber and no logger, no event
 //! is built.
 //!
+//! # Watching a pool
+//!
+//! [`Pool::status`] gives the counters at any moment (total, available, pending, in use,
+//! waiters, generation, state). The events tell the whole story; a
+//! [`timeline::TimelineRecorder`] writes them as JSON lines and the `mongopool-timeline`
+//! binary draws them as an HTML page with one lane per connection:
+//!
+//! ```
+//! # use std::sync::Arc;
+//! # use mongopool::{Connection, Establisher, Interrupter, Pool, PoolOptions, ServerAddress};
+//! # struct Fake;
+//! # impl Establisher for Fake {
+//! #     fn establish(&self, a: &ServerAddress, _: Arc<Interrupter>) -> mongopool::Result<Connection> {
+//! #         Ok(Connection::detached(a.clone()))
+//! #     }
+//! # }
+//! # let pool = Pool::with_establisher("db:27017".parse()?, PoolOptions::default(), Arc::new(Fake))?;
+//! let events = pool.subscribe();
+//! pool.ready()?;
+//! let conn = pool.check_out()?;
+//! let s = pool.status();
+//! assert_eq!((s.total, s.available, s.pending, s.in_use, s.waiters), (1, 0, 0, 1, 0));
+//! drop(conn);
+//! let names: Vec<&str> = events.try_iter().map(|e| e.name()).collect();
+//! assert_eq!(
+//!     names,
+//!     [
+//!         "ConnectionPoolReady",
+//!         "ConnectionCheckOutStarted",
+//!         "ConnectionCreated",
+//!         "ConnectionReady",
+//!         "ConnectionCheckedOut",
+//!         "ConnectionCheckedIn",
+//!     ]
+//! );
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! `scripts/demo` shows all of it against a local server: a live status line, the check-out
+//! wait percentiles, and the timeline page of the run. The README's troubleshooting section
+//! explains how to read the events when check-outs time out or a pool is cleared; the
+//! `examples/` directory has a program for each way of using the pool.
+//!
 //! # Waiting, timeouts and errors
 //!
 //! A check-out that finds no available connection either creates one (at most `maxConnecting`

@@ -23,9 +23,12 @@ fn example(name: &str) -> PathBuf {
 }
 
 fn run(name: &str, env: &[(&str, &str)]) -> String {
-    let server = TestServer::shared();
+    run_with_args(name, &[&TestServer::shared().uri()], env)
+}
+
+fn run_with_args(name: &str, args: &[&str], env: &[(&str, &str)]) -> String {
     let output = Command::new(example(name))
-        .arg(server.uri())
+        .args(args)
         .envs(env.iter().copied())
         .output()
         .expect("run example");
@@ -97,4 +100,112 @@ fn logging() {
         assert!(out.contains(message), "{message} missing:\n{out}");
     }
     assert!(out.contains("serverHost"), "structured fields missing:\n{out}");
+}
+
+#[test]
+fn client_from_uri() {
+    // Options in the URI; the client's monitor makes the pool ready, the example never calls
+    // ready(). The URI comes from MONGODB_URI here, as a user's environment would give it.
+    let uri = format!("{}/?maxPoolSize=3&appName=client_from_uri", TestServer::shared().uri());
+    let out = run_with_args("client_from_uri", &[], &[("MONGODB_URI", uri.as_str())]);
+    let address = TestServer::shared().address().to_string();
+    assert!(out.contains(&format!("ping on {address}: {{ \"ok\": 1")), "{out}");
+    // SecantusDB answers as a one-member replica set's primary; a mongod may be standalone.
+    assert!(
+        out.contains(&format!("server type of {address}: Some(RsPrimary)"))
+            || out.contains(&format!("server type of {address}: Some(Standalone)")),
+        "{out}"
+    );
+    assert!(out.contains("in_use: 0"), "{out}");
+    assert!(out.trim_end().ends_with("closed"), "{out}");
+
+    // A URI that does not parse is a clear error and a failed exit.
+    let output = Command::new(example("client_from_uri"))
+        .arg("mongodb://localhost:27017/?maxPoolSize=2&minPoolSize=5")
+        .output()
+        .expect("run example");
+    assert!(!output.status.success());
+    assert!(
+        String::from_utf8_lossy(&output.stderr)
+            .contains("client_from_uri: invalid argument: minPoolSize (5) must not be greater than maxPoolSize (2)"),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// The demo, as `scripts/demo` runs it: phases, status lines, the latency table, the timeline
+/// files it names, and no fail point left behind.
+#[test]
+fn demo() {
+    let server = TestServer::start();
+    let dir = std::env::temp_dir().join(format!("mongopool-demo-test-{}", std::process::id()));
+    let out = run_with_args("demo", &[&server.uri(), dir.to_str().unwrap()], &[]);
+    for phase in [
+        "phase 1/3: burst",
+        "phase 2/3: clear, slow handshakes",
+        "phase 3/3: recovery",
+    ] {
+        assert!(out.contains(phase), "{phase} missing:\n{out}");
+    }
+    assert!(out.contains("check-outs/s"), "no status line:\n{out}");
+    assert!(
+        out.contains("[####################] 100%"),
+        "no full progress bar:\n{out}"
+    );
+    let all = out
+        .lines()
+        .find(|l| l.trim_start().starts_with("all "))
+        .unwrap_or_else(|| panic!("no latency summary:\n{out}"));
+    let numbers: Vec<f64> = all.split_whitespace().skip(1).map(|n| n.parse().unwrap()).collect();
+    let [checkouts, p50, p99, max] = numbers[..] else {
+        panic!("{all}")
+    };
+    assert!(checkouts > 0.0 && p50 <= p99 && p99 <= max, "{all}");
+    // The slowed handshakes show: some check-out waited for one (300 ms).
+    assert!(max >= 300.0, "{all}");
+    assert!(out.contains("ConnectionPoolCleared 1"), "{out}");
+
+    let html = dir.join("timeline.html");
+    let jsonl = dir.join("timeline.jsonl");
+    assert!(
+        out.contains(&format!("timeline page:   {}", html.canonicalize().unwrap().display())),
+        "{out}"
+    );
+    let records = mongopool::timeline::parse_jsonl(std::fs::read(&jsonl).unwrap().as_slice()).unwrap();
+    support::timeline_check::check(&std::fs::read_to_string(&html).unwrap(), &records);
+
+    // The fail point is off again: a handshake with the demo's app name is fast.
+    let options = mongopool::ConnectionOptions {
+        app_name: Some("mongopool-demo".into()),
+        ..Default::default()
+    };
+    let start = std::time::Instant::now();
+    mongopool::Connection::connect(server.address(), &options).expect("connect");
+    assert!(
+        start.elapsed() < std::time::Duration::from_millis(250),
+        "{:?}",
+        start.elapsed()
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Every program in `examples/` has a test above.
+#[test]
+fn every_example_is_tested() {
+    let source = include_str!("examples.rs");
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
+    let mut names: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "rs"))
+        .map(|p| p.file_stem().unwrap().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert!(names.len() >= 8, "{names:?}");
+    for name in names {
+        assert!(
+            source.contains(&format!("fn {name}()")),
+            "examples/{name}.rs has no test in tests/examples.rs"
+        );
+    }
 }

@@ -83,6 +83,12 @@ impl Client {
     }
 
     /// Parses `uri` (logging its warnings, see [`ClientOptions::parse`]) and creates a client.
+    ///
+    /// ```no_run
+    /// let client = mongopool::Client::with_uri("mongodb://a:27017,b:27017/?replicaSet=rs0&maxPoolSize=20")?;
+    /// assert_eq!(client.options().pool_options().max_pool_size(), 20);
+    /// # Ok::<(), mongopool::Error>(())
+    /// ```
     pub fn with_uri(uri: &str) -> Result<Client> {
         Self::new(ClientOptions::parse(uri)?)
     }
@@ -112,6 +118,12 @@ impl Client {
     }
 
     /// The client's options.
+    ///
+    /// ```no_run
+    /// let client = mongopool::Client::with_uri("mongodb://localhost:27017/?serverSelectionTimeoutMS=2000")?;
+    /// assert_eq!(client.options().server_selection_timeout(), std::time::Duration::from_secs(2));
+    /// # Ok::<(), mongopool::Error>(())
+    /// ```
     pub fn options(&self) -> &ClientOptions {
         self.topology().options()
     }
@@ -126,6 +138,13 @@ impl Client {
     ///
     /// Errors: [`crate::ErrorKind::ServerSelectionTimeout`] naming each server and its last
     /// error, [`crate::ErrorKind::ClientClosed`], or any error of [`Pool::check_out`].
+    ///
+    /// ```no_run
+    /// # let client = mongopool::Client::with_uri("mongodb://localhost:27017")?;
+    /// let mut conn = client.check_out()?;
+    /// let reply = conn.run_command("admin", bson::doc! { "ping": 1 })?;
+    /// # Ok::<(), mongopool::Error>(())
+    /// ```
     pub fn check_out(&self) -> Result<PooledConnection> {
         let topology = self.topology();
         let pool = topology.select(self.options().server_selection_timeout())?;
@@ -147,6 +166,15 @@ impl Client {
     /// - an error from a connection older than the pool's last clear is ignored;
     /// - with `loadBalanced=true` the load balancer is never marked Unknown, and a clear
     ///   applies only to the connection's service ([`Pool::clear_service`]).
+    ///
+    /// ```no_run
+    /// # let client = mongopool::Client::with_uri("mongodb://localhost:27017")?;
+    /// let mut conn = client.check_out()?;
+    /// if let Err(err) = conn.run_command("admin", bson::doc! { "ping": 1 }) {
+    ///     client.handle_application_error(&conn, &err); // a network error clears the server's pool
+    /// }
+    /// # Ok::<(), mongopool::Error>(())
+    /// ```
     pub fn handle_application_error(&self, conn: &Connection, err: &Error) {
         let reaction = app_errors::classify_operation_error(err);
         self.topology()
@@ -155,16 +183,41 @@ impl Client {
 
     /// The pool of `address`, if the client knows that server: to subscribe to one pool's
     /// events, read its status or check out of it directly.
+    ///
+    /// ```no_run
+    /// # let client = mongopool::Client::with_uri("mongodb://localhost:27017")?;
+    /// let address = "localhost:27017".parse()?;
+    /// if let Some(pool) = client.pool(&address) {
+    ///     println!("{:?}", pool.status());
+    /// }
+    /// # Ok::<(), mongopool::Error>(())
+    /// ```
     pub fn pool(&self, address: &ServerAddress) -> Option<Pool> {
         self.topology().pool(address)
     }
 
     /// Every server the client knows: the seeds and the hosts discovered since.
+    ///
+    /// ```no_run
+    /// # let client = mongopool::Client::with_uri("mongodb://localhost:27017")?;
+    /// for address in client.servers() {
+    ///     println!("{address}: {:?}", client.server_type(&address));
+    /// }
+    /// # Ok::<(), mongopool::Error>(())
+    /// ```
     pub fn servers(&self) -> Vec<ServerAddress> {
         self.topology().addresses()
     }
 
     /// The type of `address` from its last check.
+    ///
+    /// ```no_run
+    /// # let client = mongopool::Client::with_uri("mongodb://localhost:27017")?;
+    /// use mongopool::ServerType;
+    /// let address = "localhost:27017".parse()?;
+    /// let known = !matches!(client.server_type(&address), None | Some(ServerType::Unknown));
+    /// # Ok::<(), mongopool::Error>(())
+    /// ```
     pub fn server_type(&self, address: &ServerAddress) -> Option<ServerType> {
         self.topology().server_type(address)
     }
@@ -172,6 +225,16 @@ impl Client {
     /// Subscribes to the events of every pool, current and future, merged into one unbounded
     /// channel from now on. To see every pool's `PoolCreated`, subscribe with
     /// [`ClientBuilder::event_sender`] instead.
+    ///
+    /// ```no_run
+    /// # let client = mongopool::Client::with_uri("mongodb://localhost:27017")?;
+    /// let events = client.subscribe();
+    /// drop(client.check_out()?);
+    /// for event in events.try_iter() {
+    ///     println!("{} {}", event.address(), event.name());
+    /// }
+    /// # Ok::<(), mongopool::Error>(())
+    /// ```
     pub fn subscribe(&self) -> Receiver<CmapEvent> {
         let (tx, rx) = crossbeam_channel::unbounded();
         self.topology().add_sender(tx);
@@ -184,6 +247,13 @@ impl Client {
     ///
     /// A monitor in the middle of a TCP connect cannot be interrupted; `close` then waits for
     /// that connect to end, within `connectTimeoutMS`.
+    ///
+    /// ```no_run
+    /// # let client = mongopool::Client::with_uri("mongodb://localhost:27017")?;
+    /// client.close();
+    /// assert!(matches!(client.check_out().unwrap_err().kind(), mongopool::ErrorKind::ClientClosed { .. }));
+    /// # Ok::<(), mongopool::Error>(())
+    /// ```
     pub fn close(&self) {
         self.topology().close();
     }
@@ -207,12 +277,25 @@ pub struct ClientBuilder {
 
 impl ClientBuilder {
     /// Sends every event of every pool, from each pool's `PoolCreated` on, into `sender`.
+    ///
+    /// ```no_run
+    /// use mongopool::{Client, ClientOptions};
+    /// let (tx, events) = crossbeam_channel::unbounded();
+    /// let client = Client::builder(ClientOptions::parse("mongodb://localhost:27017")?).event_sender(tx).build()?;
+    /// assert_eq!(events.recv().map(|e| e.name()).ok(), Some("ConnectionPoolCreated"));
+    /// # Ok::<(), mongopool::Error>(())
+    /// ```
     pub fn event_sender(mut self, sender: Sender<CmapEvent>) -> Self {
         self.senders.push(sender);
         self
     }
 
     /// Creates the pools and starts the monitors (see [`Client::new`] for the errors).
+    ///
+    /// ```no_run
+    /// let client = mongopool::Client::builder(mongopool::ClientOptions::parse("mongodb://localhost:27017")?).build()?;
+    /// # Ok::<(), mongopool::Error>(())
+    /// ```
     pub fn build(self) -> Result<Client> {
         refuse_unsupported(&self.options)?;
         let topology = Topology::start(self.options, self.senders)?;

@@ -6,6 +6,15 @@ use bson::Bson;
 use crate::conn::HelloReply;
 
 /// A server's type, from the last hello reply (the SDAM `ServerType`).
+///
+/// ```no_run
+/// use mongopool::{Client, ServerType};
+/// let client = Client::with_uri("mongodb://localhost:27017")?;
+/// drop(client.check_out()?); // waits for the monitor's first check
+/// let address = &client.servers()[0];
+/// assert!(matches!(client.server_type(address), Some(ServerType::Standalone | ServerType::RsPrimary)));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum ServerType {

@@ -55,6 +55,14 @@ impl Connection {
     /// assert_eq!(reply.get_f64("ok").ok(), Some(1.0));
     /// # Ok::<(), mongopool::Error>(())
     /// ```
+    ///
+    /// ```no_run
+    /// use mongopool::{Connection, ConnectionOptions};
+    /// let options = ConnectionOptions { app_name: Some("tool".into()), ..Default::default() };
+    /// let mut conn = Connection::connect(&"localhost:27017".parse()?, &options)?;
+    /// println!("{}", conn.run_command("admin", bson::doc! { "ping": 1 })?);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn connect(address: &ServerAddress, options: &ConnectionOptions) -> Result<Connection> {
         Self::establish(address, options, Arc::new(Interrupter::default()))
     }
@@ -151,6 +159,16 @@ impl Connection {
     /// Runs `command` against database `db` and returns the reply. A reply with `ok: 0` is a
     /// [`ErrorKind::Command`] error carrying the server's code, name, message and labels; the
     /// connection stays usable. Any I/O or protocol error marks the connection errored.
+    ///
+    /// ```no_run
+    /// use mongopool::{Pool, PoolOptions};
+    /// let pool = Pool::new("localhost:27017".parse()?, PoolOptions::default())?;
+    /// pool.ready()?;
+    /// let mut conn = pool.check_out()?;
+    /// let reply = conn.run_command("admin", bson::doc! { "ping": 1 })?;
+    /// assert_eq!(reply.get_f64("ok").ok().or(reply.get_i32("ok").ok().map(f64::from)), Some(1.0));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn run_command(&mut self, db: &str, mut command: Document) -> Result<Document> {
         if self.errored {
             return Err(Error::new(ErrorKind::ConnectionClosed).with_address(&self.address));
@@ -216,42 +234,98 @@ impl Connection {
     }
 
     /// The pool-assigned id (CMAP `connectionId`), 0 for a connection outside a pool.
+    ///
+    /// ```
+    /// # use mongopool::{Connection, ServerAddress};
+    /// # let mut conn = Connection::detached("db:27017".parse()?);
+    /// assert_eq!(conn.id(), 0); // detached: no pool numbered it
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn id(&self) -> u64 {
         self.id
     }
 
     /// The pool generation this connection belongs to.
+    ///
+    /// ```
+    /// # use mongopool::{Connection, ServerAddress};
+    /// # let mut conn = Connection::detached("db:27017".parse()?);
+    /// assert_eq!(conn.generation(), 0);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn generation(&self) -> u32 {
         self.generation
     }
 
     /// The server address.
+    ///
+    /// ```
+    /// # use mongopool::{Connection, ServerAddress};
+    /// # let mut conn = Connection::detached("db:27017".parse()?);
+    /// assert_eq!(conn.address().to_string(), "db:27017");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn address(&self) -> &ServerAddress {
         &self.address
     }
 
     /// The server's id for this connection, from the hello reply.
+    ///
+    /// ```
+    /// # use mongopool::{Connection, ServerAddress};
+    /// # let mut conn = Connection::detached("db:27017".parse()?);
+    /// assert_eq!(conn.server_connection_id(), None); // no handshake, no server id
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn server_connection_id(&self) -> Option<i64> {
         self.hello.as_ref().and_then(|h| h.connection_id)
     }
 
     /// The `serviceId` of the service behind a load balancer that this connection reached
     /// (load-balanced mode only).
+    ///
+    /// ```
+    /// # use mongopool::{Connection, ServerAddress};
+    /// # let mut conn = Connection::detached("db:27017".parse()?);
+    /// assert_eq!(conn.service_id(), None); // not behind a load balancer
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn service_id(&self) -> Option<bson::oid::ObjectId> {
         self.service_id
     }
 
     /// The hello reply of the handshake (`None` for a detached connection).
+    ///
+    /// ```
+    /// # use mongopool::{Connection, ServerAddress};
+    /// # let mut conn = Connection::detached("db:27017".parse()?);
+    /// assert!(conn.hello_reply().is_none());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn hello_reply(&self) -> Option<&HelloReply> {
         self.hello.as_ref()
     }
 
     /// When the connection was created.
+    ///
+    /// ```
+    /// # use mongopool::{Connection, ServerAddress};
+    /// # let mut conn = Connection::detached("db:27017".parse()?);
+    /// assert!(conn.created_at() <= std::time::Instant::now());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn created_at(&self) -> Instant {
         self.created
     }
 
     /// When the connection was last checked in to its pool (or created).
+    ///
+    /// ```
+    /// # use mongopool::{Connection, ServerAddress};
+    /// # let mut conn = Connection::detached("db:27017".parse()?);
+    /// assert!(conn.last_used_at() >= conn.created_at());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn last_used_at(&self) -> Instant {
         self.last_used
     }

@@ -101,6 +101,14 @@ impl ShutdownHandle {
 ///
 /// Invariant: once `interrupt()` has been called, any socket registered then or later is shut
 /// down, so an interrupt that races with establishment is never lost.
+///
+/// ```
+/// use mongopool::Interrupter;
+/// let interrupter = Interrupter::default();
+/// interrupter.interrupt(); // before any socket exists: the next one registered is shut at once
+/// assert!(interrupter.is_interrupted());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Default)]
 pub struct Interrupter {
     state: Mutex<InterruptState>,
@@ -132,6 +140,14 @@ impl Interrupter {
     }
 
     /// Shuts the socket down now, or as soon as it is registered.
+    ///
+    /// ```
+    /// let interrupter = mongopool::Interrupter::default();
+    /// interrupter.interrupt();
+    /// interrupter.interrupt(); // idempotent
+    /// assert!(interrupter.is_interrupted());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn interrupt(&self) {
         let previous = std::mem::replace(&mut *self.state.lock(), InterruptState::Interrupted);
         if let InterruptState::Armed(handle) = previous {
@@ -140,6 +156,11 @@ impl Interrupter {
     }
 
     /// Whether `interrupt()` was called.
+    ///
+    /// ```
+    /// assert!(!mongopool::Interrupter::default().is_interrupted());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn is_interrupted(&self) -> bool {
         matches!(*self.state.lock(), InterruptState::Interrupted)
     }

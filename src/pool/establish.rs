@@ -39,6 +39,16 @@ pub trait Establisher: Send + Sync + 'static {
 }
 
 /// The default establisher: a real connection with the given options.
+///
+/// ```no_run
+/// use std::sync::Arc;
+/// use mongopool::pool::TcpEstablisher;
+/// use mongopool::{ConnectionOptions, Pool, PoolOptions};
+/// // What Pool::new does: real TCP connections with the handshake.
+/// let establisher = Arc::new(TcpEstablisher::new(ConnectionOptions::default()));
+/// let pool = Pool::with_establisher("localhost:27017".parse()?, PoolOptions::default(), establisher)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone, Debug)]
 pub struct TcpEstablisher {
     options: ConnectionOptions,
@@ -46,6 +56,17 @@ pub struct TcpEstablisher {
 
 impl TcpEstablisher {
     /// An establisher that opens connections with `options`.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use mongopool::{pool::TcpEstablisher, ConnectionOptions};
+    /// let establisher = TcpEstablisher::new(ConnectionOptions {
+    ///     connect_timeout: Some(Duration::from_secs(2)),
+    ///     ..Default::default()
+    /// });
+    /// # let _ = establisher;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn new(options: ConnectionOptions) -> Self {
         TcpEstablisher { options }
     }

@@ -7,6 +7,24 @@ use super::Shared;
 use crate::conn::Connection;
 
 /// What a checked-out connection is pinned to (load-balancers.md "Connection Pinning").
+///
+/// ```
+/// # use std::sync::Arc;
+/// # use mongopool::{Connection, Establisher, Interrupter, Pool, PoolOptions, ServerAddress};
+/// # struct Fake;
+/// # impl Establisher for Fake {
+/// #     fn establish(&self, a: &ServerAddress, _: Arc<Interrupter>) -> mongopool::Result<Connection> {
+/// #         Ok(Connection::detached(a.clone()))
+/// #     }
+/// # }
+/// # let pool = Pool::with_establisher("db:27017".parse()?, PoolOptions::default(), Arc::new(Fake))?;
+/// use mongopool::PinnedTo;
+/// pool.ready()?;
+/// let mut conn = pool.check_out()?;
+/// conn.pin(PinnedTo::Transaction);
+/// assert_eq!(conn.pinned_to(), Some(PinnedTo::Transaction));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum PinnedTo {
     /// A cursor whose `getMore`s must reach the same service.
@@ -55,11 +73,46 @@ impl PooledConnection {
     }
 
     /// Checks the connection in now (the same as dropping the guard).
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use mongopool::{Connection, Establisher, Interrupter, Pool, PoolOptions, ServerAddress};
+    /// # struct Fake;
+    /// # impl Establisher for Fake {
+    /// #     fn establish(&self, a: &ServerAddress, _: Arc<Interrupter>) -> mongopool::Result<Connection> {
+    /// #         Ok(Connection::detached(a.clone()))
+    /// #     }
+    /// # }
+    /// # let pool = Pool::with_establisher("db:27017".parse()?, PoolOptions::default(), Arc::new(Fake))?;
+    /// pool.ready()?;
+    /// let conn = pool.check_out()?;
+    /// conn.check_in();
+    /// assert_eq!(pool.status().available, 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn check_in(self) {
         drop(self)
     }
 
     /// Marks the connection errored and checks it in, so the pool closes it.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use mongopool::{Connection, Establisher, Interrupter, Pool, PoolOptions, ServerAddress};
+    /// # struct Fake;
+    /// # impl Establisher for Fake {
+    /// #     fn establish(&self, a: &ServerAddress, _: Arc<Interrupter>) -> mongopool::Result<Connection> {
+    /// #         Ok(Connection::detached(a.clone()))
+    /// #     }
+    /// # }
+    /// # let pool = Pool::with_establisher("db:27017".parse()?, PoolOptions::default(), Arc::new(Fake))?;
+    /// pool.ready()?;
+    /// let events = pool.subscribe();
+    /// pool.check_out()?.discard();
+    /// assert!(events.try_iter().any(|e| e.name() == "ConnectionClosed"));
+    /// assert_eq!(pool.status().total, 0);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn discard(mut self) {
         self.mark_errored();
     }
@@ -97,6 +150,25 @@ impl PooledConnection {
     }
 
     /// Ends a [`PooledConnection::pin`]: the connection counts as used by other operations.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use mongopool::{Connection, Establisher, Interrupter, Pool, PoolOptions, ServerAddress};
+    /// # struct Fake;
+    /// # impl Establisher for Fake {
+    /// #     fn establish(&self, a: &ServerAddress, _: Arc<Interrupter>) -> mongopool::Result<Connection> {
+    /// #         Ok(Connection::detached(a.clone()))
+    /// #     }
+    /// # }
+    /// # let pool = Pool::with_establisher("db:27017".parse()?, PoolOptions::default(), Arc::new(Fake))?;
+    /// use mongopool::PinnedTo;
+    /// pool.ready()?;
+    /// let mut conn = pool.check_out()?;
+    /// conn.pin(PinnedTo::Cursor);
+    /// conn.unpin(); // the cursor is exhausted
+    /// assert_eq!(pool.in_use_by_purpose().cursors, 0);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn unpin(&mut self) {
         let mut st = self.shared.state.lock();
         let conn = self.conn.as_mut().expect("PooledConnection used after check-in");
@@ -104,6 +176,21 @@ impl PooledConnection {
     }
 
     /// What the connection is pinned to, if anything.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use mongopool::{Connection, Establisher, Interrupter, Pool, PoolOptions, ServerAddress};
+    /// # struct Fake;
+    /// # impl Establisher for Fake {
+    /// #     fn establish(&self, a: &ServerAddress, _: Arc<Interrupter>) -> mongopool::Result<Connection> {
+    /// #         Ok(Connection::detached(a.clone()))
+    /// #     }
+    /// # }
+    /// # let pool = Pool::with_establisher("db:27017".parse()?, PoolOptions::default(), Arc::new(Fake))?;
+    /// pool.ready()?;
+    /// assert_eq!(pool.check_out()?.pinned_to(), None);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn pinned_to(&self) -> Option<PinnedTo> {
         self.conn().pinned
     }

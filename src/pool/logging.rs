@@ -8,6 +8,12 @@ use log::{Level, Record};
 use crate::events::{CmapEvent, ConnectionCheckOutFailedReason, ConnectionClosedReason};
 
 /// The `log` target of connection pool messages (the spec's `connection` component).
+///
+/// ```
+/// // With env_logger: RUST_LOG=mongopool::connection=debug
+/// assert_eq!(mongopool::pool::LOG_TARGET, "mongopool::connection");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub const LOG_TARGET: &str = "mongopool::connection";
 
 /// Whether a logger wants connection pool messages. Checked before any message is built.

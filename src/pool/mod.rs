@@ -48,6 +48,24 @@ use state::State;
 use wait_queue::WaiterSlot;
 
 /// A snapshot of a pool's counters (see [`Pool::status`]).
+///
+/// ```
+/// # use std::sync::Arc;
+/// # use mongopool::{Connection, Establisher, Interrupter, Pool, PoolOptions, ServerAddress};
+/// # struct Fake;
+/// # impl Establisher for Fake {
+/// #     fn establish(&self, a: &ServerAddress, _: Arc<Interrupter>) -> mongopool::Result<Connection> {
+/// #         Ok(Connection::detached(a.clone()))
+/// #     }
+/// # }
+/// # let pool = Pool::with_establisher("db:27017".parse()?, PoolOptions::default(), Arc::new(Fake))?;
+/// pool.ready()?;
+/// let _conn = pool.check_out()?;
+/// let s = pool.status();
+/// assert_eq!(s.total, s.pending + s.available + s.in_use);
+/// assert_eq!(s.in_use, 1);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PoolStatus {
     /// All connections: pending + available + in use.
@@ -123,11 +141,33 @@ struct Threads {
 impl Pool {
     /// Creates a paused pool that opens real connections with `options.connection()`, and
     /// emits PoolCreated (cmap.md "Creating a Connection Pool").
+    ///
+    /// ```
+    /// use mongopool::{Pool, PoolOptions};
+    /// let pool = Pool::new("localhost:27017".parse()?, PoolOptions::builder().max_pool_size(4).build()?)?;
+    /// assert_eq!(pool.status().state, mongopool::PoolState::Paused); // nothing connects yet
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn new(address: ServerAddress, options: PoolOptions) -> Result<Pool> {
         Self::builder(address).options(options).build()
     }
 
     /// Creates a paused pool that establishes connections with `establisher`.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use mongopool::{Connection, Establisher, Interrupter, Pool, PoolOptions, ServerAddress};
+    /// # struct Fake;
+    /// # impl Establisher for Fake {
+    /// #     fn establish(&self, a: &ServerAddress, _: Arc<Interrupter>) -> mongopool::Result<Connection> {
+    /// #         Ok(Connection::detached(a.clone()))
+    /// #     }
+    /// # }
+    /// let pool = Pool::with_establisher("db:27017".parse()?, PoolOptions::default(), Arc::new(Fake))?;
+    /// pool.ready()?;
+    /// assert_eq!(pool.check_out()?.address().to_string(), "db:27017");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn with_establisher(
         address: ServerAddress,
         options: PoolOptions,
@@ -166,11 +206,39 @@ impl Pool {
     }
 
     /// The server this pool connects to.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use mongopool::{Connection, Establisher, Interrupter, Pool, PoolOptions, ServerAddress};
+    /// # struct Fake;
+    /// # impl Establisher for Fake {
+    /// #     fn establish(&self, a: &ServerAddress, _: Arc<Interrupter>) -> mongopool::Result<Connection> {
+    /// #         Ok(Connection::detached(a.clone()))
+    /// #     }
+    /// # }
+    /// # let pool = Pool::with_establisher("db:27017".parse()?, PoolOptions::default(), Arc::new(Fake))?;
+    /// assert_eq!(pool.address().to_string(), "db:27017");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn address(&self) -> &ServerAddress {
         &self.shared().address
     }
 
     /// The pool's options.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use mongopool::{Connection, Establisher, Interrupter, Pool, PoolOptions, ServerAddress};
+    /// # struct Fake;
+    /// # impl Establisher for Fake {
+    /// #     fn establish(&self, a: &ServerAddress, _: Arc<Interrupter>) -> mongopool::Result<Connection> {
+    /// #         Ok(Connection::detached(a.clone()))
+    /// #     }
+    /// # }
+    /// # let pool = Pool::with_establisher("db:27017".parse()?, PoolOptions::default(), Arc::new(Fake))?;
+    /// assert_eq!(pool.options().max_pool_size(), 100); // the spec's default
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn options(&self) -> &PoolOptions {
         &self.shared().options
     }
@@ -178,6 +246,24 @@ impl Pool {
     /// Marks the pool ready (cmap.md "Marking a Connection Pool as Ready"): check-outs are
     /// served and minPoolSize is populated. Does nothing if already ready; a closed pool
     /// cannot be made ready and returns [`ErrorKind::PoolClosed`].
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use mongopool::{Connection, Establisher, Interrupter, Pool, PoolOptions, ServerAddress};
+    /// # struct Fake;
+    /// # impl Establisher for Fake {
+    /// #     fn establish(&self, a: &ServerAddress, _: Arc<Interrupter>) -> mongopool::Result<Connection> {
+    /// #         Ok(Connection::detached(a.clone()))
+    /// #     }
+    /// # }
+    /// # let pool = Pool::with_establisher("db:27017".parse()?, PoolOptions::default(), Arc::new(Fake))?;
+    /// use mongopool::{ErrorKind, PoolState};
+    /// assert!(matches!(pool.check_out().unwrap_err().kind(), ErrorKind::PoolCleared { .. }));
+    /// pool.ready()?;
+    /// assert_eq!(pool.status().state, PoolState::Ready);
+    /// pool.check_out()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn ready(&self) -> Result<()> {
         self.shared().ready()
     }
@@ -188,12 +274,50 @@ impl Pool {
     /// Errors: [`ErrorKind::PoolClosed`]; [`ErrorKind::PoolCleared`] (retryable) when the pool
     /// is paused or is cleared while waiting; [`ErrorKind::WaitQueueTimeout`] with the pool's
     /// counts; or the error that establishing a new connection met.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use mongopool::{Connection, Establisher, Interrupter, Pool, PoolOptions, ServerAddress};
+    /// # struct Fake;
+    /// # impl Establisher for Fake {
+    /// #     fn establish(&self, a: &ServerAddress, _: Arc<Interrupter>) -> mongopool::Result<Connection> {
+    /// #         Ok(Connection::detached(a.clone()))
+    /// #     }
+    /// # }
+    /// # let pool = Pool::with_establisher("db:27017".parse()?, PoolOptions::default(), Arc::new(Fake))?;
+    /// pool.ready()?;
+    /// let conn = pool.check_out()?; // a guard: dropping it checks the connection in
+    /// assert_eq!(pool.status().in_use, 1);
+    /// drop(conn);
+    /// assert_eq!((pool.status().in_use, pool.status().available), (0, 1));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn check_out(&self) -> Result<PooledConnection> {
         self.shared().check_out(self.shared().options.wait_queue_timeout())
     }
 
     /// Like [`Pool::check_out`], with this call's own wait-queue timeout instead of the pool's
     /// `waitQueueTimeoutMS` (`None`: wait as long as it takes).
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use mongopool::{Connection, Establisher, Interrupter, Pool, PoolOptions, ServerAddress};
+    /// # struct Fake;
+    /// # impl Establisher for Fake {
+    /// #     fn establish(&self, a: &ServerAddress, _: Arc<Interrupter>) -> mongopool::Result<Connection> {
+    /// #         Ok(Connection::detached(a.clone()))
+    /// #     }
+    /// # }
+    /// use std::time::Duration;
+    /// use mongopool::ErrorKind;
+    /// let options = PoolOptions::builder().max_pool_size(1).build()?;
+    /// let pool = Pool::with_establisher("db:27017".parse()?, options, Arc::new(Fake))?;
+    /// pool.ready()?;
+    /// let held = pool.check_out_with_timeout(None)?;
+    /// let err = pool.check_out_with_timeout(Some(Duration::from_millis(10))).unwrap_err();
+    /// assert!(matches!(err.kind(), ErrorKind::WaitQueueTimeout { .. }), "{err}");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn check_out_with_timeout(&self, timeout: Option<std::time::Duration>) -> Result<PooledConnection> {
         self.shared().check_out(timeout)
     }
@@ -202,12 +326,51 @@ impl Pool {
     /// become stale, the pool pauses, every waiter fails at once with a retryable
     /// [`ErrorKind::PoolCleared`]. With `interrupt_in_use_connections`, the background thread
     /// immediately closes the sockets of connections in use, so their operations fail fast.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use mongopool::{Connection, Establisher, Interrupter, Pool, PoolOptions, ServerAddress};
+    /// # struct Fake;
+    /// # impl Establisher for Fake {
+    /// #     fn establish(&self, a: &ServerAddress, _: Arc<Interrupter>) -> mongopool::Result<Connection> {
+    /// #         Ok(Connection::detached(a.clone()))
+    /// #     }
+    /// # }
+    /// # let pool = Pool::with_establisher("db:27017".parse()?, PoolOptions::default(), Arc::new(Fake))?;
+    /// use mongopool::{ErrorKind, PoolState};
+    /// pool.ready()?;
+    /// let conn = pool.check_out()?;
+    /// pool.clear(false);
+    /// assert_eq!(pool.status().state, PoolState::Paused);
+    /// let err = pool.check_out().unwrap_err();
+    /// assert!(matches!(err.kind(), ErrorKind::PoolCleared { .. }) && err.is_retryable());
+    /// drop(conn); // stale: closed, not pooled
+    /// assert_eq!(pool.status().total, 0);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn clear(&self, interrupt_in_use_connections: bool) {
         self.clear_with_cause(interrupt_in_use_connections, "the pool was cleared by the application");
     }
 
     /// Like [`Pool::clear`], recording `cause` (the error that made the caller clear the pool)
     /// for the PoolClearedError of later check-outs.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use mongopool::{Connection, Establisher, Interrupter, Pool, PoolOptions, ServerAddress};
+    /// # struct Fake;
+    /// # impl Establisher for Fake {
+    /// #     fn establish(&self, a: &ServerAddress, _: Arc<Interrupter>) -> mongopool::Result<Connection> {
+    /// #         Ok(Connection::detached(a.clone()))
+    /// #     }
+    /// # }
+    /// # let pool = Pool::with_establisher("db:27017".parse()?, PoolOptions::default(), Arc::new(Fake))?;
+    /// pool.ready()?;
+    /// pool.clear_with_cause(false, "the monitor's check timed out");
+    /// let err = pool.check_out().unwrap_err();
+    /// assert!(err.to_string().contains("the monitor's check timed out"), "{err}");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn clear_with_cause(&self, interrupt_in_use_connections: bool, cause: impl std::fmt::Display) {
         self.shared().clear(interrupt_in_use_connections, cause.to_string());
     }
@@ -250,6 +413,21 @@ impl Pool {
     /// In a load-balanced pool, the (generation, connection count) of `service_id`, or `None`
     /// if the pool has no connection to it (cmap.md "Load Balancer Mode"). Always `None` when
     /// the pool is not load balanced.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use mongopool::{Connection, Establisher, Interrupter, Pool, PoolOptions, ServerAddress};
+    /// # struct Fake;
+    /// # impl Establisher for Fake {
+    /// #     fn establish(&self, a: &ServerAddress, _: Arc<Interrupter>) -> mongopool::Result<Connection> {
+    /// #         Ok(Connection::detached(a.clone()))
+    /// #     }
+    /// # }
+    /// # let pool = Pool::with_establisher("db:27017".parse()?, PoolOptions::default(), Arc::new(Fake))?;
+    /// let service = bson::oid::ObjectId::new();
+    /// assert_eq!(pool.service_generation(&service), None); // this pool is not load balanced
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn service_generation(&self, service_id: &bson::oid::ObjectId) -> Option<(u32, u32)> {
         self.shared()
             .state
@@ -261,6 +439,23 @@ impl Pool {
     /// Closes the pool (cmap.md "Closing a Connection Pool"): closes available connections,
     /// fails waiters, stops and joins the background thread and any population threads.
     /// Connections still checked out are closed when they are checked in.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use mongopool::{Connection, Establisher, Interrupter, Pool, PoolOptions, ServerAddress};
+    /// # struct Fake;
+    /// # impl Establisher for Fake {
+    /// #     fn establish(&self, a: &ServerAddress, _: Arc<Interrupter>) -> mongopool::Result<Connection> {
+    /// #         Ok(Connection::detached(a.clone()))
+    /// #     }
+    /// # }
+    /// # let pool = Pool::with_establisher("db:27017".parse()?, PoolOptions::default(), Arc::new(Fake))?;
+    /// use mongopool::ErrorKind;
+    /// pool.ready()?;
+    /// pool.close();
+    /// assert!(matches!(pool.check_out().unwrap_err().kind(), ErrorKind::PoolClosed { .. }));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn close(&self) {
         self.shared().close();
     }
@@ -268,35 +463,153 @@ impl Pool {
     /// Subscribes to the pool's events over an unbounded channel. Events are sent in the order
     /// the pool's state changed. With no subscriber (and no logger at debug level for
     /// [`LOG_TARGET`]) no event is built at all.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use mongopool::{Connection, Establisher, Interrupter, Pool, PoolOptions, ServerAddress};
+    /// # struct Fake;
+    /// # impl Establisher for Fake {
+    /// #     fn establish(&self, a: &ServerAddress, _: Arc<Interrupter>) -> mongopool::Result<Connection> {
+    /// #         Ok(Connection::detached(a.clone()))
+    /// #     }
+    /// # }
+    /// # let pool = Pool::with_establisher("db:27017".parse()?, PoolOptions::default(), Arc::new(Fake))?;
+    /// let events = pool.subscribe();
+    /// pool.ready()?;
+    /// drop(pool.check_out()?);
+    /// let names: Vec<&str> = events.try_iter().map(|e| e.name()).collect();
+    /// assert_eq!(names[..3], ["ConnectionPoolReady", "ConnectionCheckOutStarted", "ConnectionCreated"]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn subscribe(&self) -> Receiver<CmapEvent> {
         self.shared().state.lock().subscribers.add_unbounded()
     }
 
     /// Subscribes over a bounded channel: when it is full, events are dropped (never blocking
     /// the pool) and counted in the returned [`DroppedEvents`].
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use mongopool::{Connection, Establisher, Interrupter, Pool, PoolOptions, ServerAddress};
+    /// # struct Fake;
+    /// # impl Establisher for Fake {
+    /// #     fn establish(&self, a: &ServerAddress, _: Arc<Interrupter>) -> mongopool::Result<Connection> {
+    /// #         Ok(Connection::detached(a.clone()))
+    /// #     }
+    /// # }
+    /// # let pool = Pool::with_establisher("db:27017".parse()?, PoolOptions::default(), Arc::new(Fake))?;
+    /// let (events, dropped) = pool.subscribe_bounded(1);
+    /// pool.ready()?; // PoolReady fills the channel
+    /// pool.close(); // PoolClosed is dropped
+    /// assert_eq!(events.try_iter().count(), 1);
+    /// assert_eq!(dropped.count(), 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn subscribe_bounded(&self, capacity: usize) -> (Receiver<CmapEvent>, DroppedEvents) {
         self.shared().state.lock().subscribers.add_bounded(capacity)
     }
 
     /// Sends every event from now on into `sender` as well. One sender may serve several pools:
     /// a [`crate::Client`] uses this to feed one merged stream from all of its pools.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use mongopool::{Connection, Establisher, Interrupter, Pool, PoolOptions, ServerAddress};
+    /// # struct Fake;
+    /// # impl Establisher for Fake {
+    /// #     fn establish(&self, a: &ServerAddress, _: Arc<Interrupter>) -> mongopool::Result<Connection> {
+    /// #         Ok(Connection::detached(a.clone()))
+    /// #     }
+    /// # }
+    /// # let pool = Pool::with_establisher("db:27017".parse()?, PoolOptions::default(), Arc::new(Fake))?;
+    /// let (tx, events) = crossbeam_channel::unbounded();
+    /// pool.add_event_sender(tx);
+    /// pool.ready()?;
+    /// assert_eq!(events.try_recv()?.name(), "ConnectionPoolReady");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn add_event_sender(&self, sender: Sender<CmapEvent>) {
         self.shared().state.lock().subscribers.add_sender(sender);
     }
 
     /// Delivers events to `handler` on a dedicated thread, in order. The thread ends when the
     /// pool's state is dropped (the pool closed and every connection returned).
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use mongopool::{Connection, Establisher, Interrupter, Pool, PoolOptions, ServerAddress};
+    /// # struct Fake;
+    /// # impl Establisher for Fake {
+    /// #     fn establish(&self, a: &ServerAddress, _: Arc<Interrupter>) -> mongopool::Result<Connection> {
+    /// #         Ok(Connection::detached(a.clone()))
+    /// #     }
+    /// # }
+    /// # let pool = Pool::with_establisher("db:27017".parse()?, PoolOptions::default(), Arc::new(Fake))?;
+    /// use std::sync::atomic::{AtomicU32, Ordering};
+    /// use mongopool::{events::PoolReadyEvent, CmapEventHandler};
+    /// #[derive(Default)]
+    /// struct Readies(AtomicU32);
+    /// impl CmapEventHandler for Readies {
+    ///     fn handle_pool_ready_event(&self, _: PoolReadyEvent) {
+    ///         self.0.fetch_add(1, Ordering::SeqCst);
+    ///     }
+    /// }
+    /// let handler = Arc::new(Readies::default());
+    /// pool.subscribe_handler(handler.clone())?;
+    /// pool.ready()?;
+    /// pool.close();
+    /// drop(pool); // the handler thread ends once the pool is gone
+    /// # let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    /// # while handler.0.load(Ordering::SeqCst) == 0 && std::time::Instant::now() < deadline {
+    /// #     std::thread::sleep(std::time::Duration::from_millis(5));
+    /// # }
+    /// assert_eq!(handler.0.load(Ordering::SeqCst), 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn subscribe_handler(&self, handler: Arc<dyn CmapEventHandler>) -> Result<()> {
         spawn_handler(handler, self.subscribe())
     }
 
     /// The connections in use right now by what they are pinned to (see
     /// [`PooledConnection::pin`]).
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use mongopool::{Connection, Establisher, Interrupter, Pool, PoolOptions, ServerAddress};
+    /// # struct Fake;
+    /// # impl Establisher for Fake {
+    /// #     fn establish(&self, a: &ServerAddress, _: Arc<Interrupter>) -> mongopool::Result<Connection> {
+    /// #         Ok(Connection::detached(a.clone()))
+    /// #     }
+    /// # }
+    /// # let pool = Pool::with_establisher("db:27017".parse()?, PoolOptions::default(), Arc::new(Fake))?;
+    /// use mongopool::PinnedTo;
+    /// pool.ready()?;
+    /// let mut conn = pool.check_out()?;
+    /// conn.pin(PinnedTo::Cursor);
+    /// assert_eq!(pool.in_use_by_purpose().cursors, 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn in_use_by_purpose(&self) -> crate::InUseByPurpose {
         self.shared().state.lock().in_use_by_purpose()
     }
 
     /// The pool's counters right now.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use mongopool::{Connection, Establisher, Interrupter, Pool, PoolOptions, ServerAddress};
+    /// # struct Fake;
+    /// # impl Establisher for Fake {
+    /// #     fn establish(&self, a: &ServerAddress, _: Arc<Interrupter>) -> mongopool::Result<Connection> {
+    /// #         Ok(Connection::detached(a.clone()))
+    /// #     }
+    /// # }
+    /// # let pool = Pool::with_establisher("db:27017".parse()?, PoolOptions::default(), Arc::new(Fake))?;
+    /// let status = pool.status();
+    /// assert_eq!((status.total, status.in_use, status.waiters, status.generation), (0, 0, 0, 0));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn status(&self) -> PoolStatus {
         let st = self.shared().state.lock();
         PoolStatus {
@@ -312,6 +625,24 @@ impl Pool {
 }
 
 /// Builds a [`Pool`] (see [`Pool::builder`]).
+///
+/// ```
+/// # use std::sync::Arc;
+/// # use mongopool::{Connection, Establisher, Interrupter, Pool, PoolOptions, ServerAddress};
+/// # struct Fake;
+/// # impl Establisher for Fake {
+/// #     fn establish(&self, a: &ServerAddress, _: Arc<Interrupter>) -> mongopool::Result<Connection> {
+/// #         Ok(Connection::detached(a.clone()))
+/// #     }
+/// # }
+/// let (tx, _events) = crossbeam_channel::unbounded();
+/// let pool = Pool::builder("db:27017".parse()?)
+///     .options(PoolOptions::builder().max_pool_size(4).build()?)
+///     .establisher(Arc::new(Fake))
+///     .event_sender(tx)
+///     .build()?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub struct PoolBuilder {
     address: ServerAddress,
     options: PoolOptions,
@@ -324,6 +655,23 @@ pub struct PoolBuilder {
 
 impl PoolBuilder {
     /// The pool's options (default: [`PoolOptions::default`]).
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use mongopool::{Connection, Establisher, Interrupter, Pool, PoolOptions, ServerAddress};
+    /// # struct Fake;
+    /// # impl Establisher for Fake {
+    /// #     fn establish(&self, a: &ServerAddress, _: Arc<Interrupter>) -> mongopool::Result<Connection> {
+    /// #         Ok(Connection::detached(a.clone()))
+    /// #     }
+    /// # }
+    /// let pool = Pool::builder("db:27017".parse()?)
+    ///     .options(PoolOptions::builder().max_pool_size(3).build()?)
+    ///     .establisher(Arc::new(Fake))
+    ///     .build()?;
+    /// assert_eq!(pool.options().max_pool_size(), 3);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn options(mut self, options: PoolOptions) -> Self {
         self.options = options;
         self
@@ -331,6 +679,22 @@ impl PoolBuilder {
 
     /// How connections are established (default: [`TcpEstablisher`] with the options'
     /// connection settings).
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use mongopool::{Connection, Establisher, Interrupter, Pool, PoolOptions, ServerAddress};
+    /// # struct Fake;
+    /// # impl Establisher for Fake {
+    /// #     fn establish(&self, a: &ServerAddress, _: Arc<Interrupter>) -> mongopool::Result<Connection> {
+    /// #         Ok(Connection::detached(a.clone()))
+    /// #     }
+    /// # }
+    /// // Tests and simulations connect to nothing: Fake hands out detached connections.
+    /// let pool = Pool::builder("db:27017".parse()?).establisher(Arc::new(Fake)).build()?;
+    /// pool.ready()?;
+    /// assert_eq!(pool.check_out()?.id(), 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn establisher(mut self, establisher: Arc<dyn Establisher>) -> Self {
         self.establisher = Some(establisher);
         self
@@ -338,12 +702,51 @@ impl PoolBuilder {
 
     /// Sends every event, from PoolCreated on, into `sender`. One sender may serve several
     /// pools, giving one merged stream.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use mongopool::{Connection, Establisher, Interrupter, Pool, PoolOptions, ServerAddress};
+    /// # struct Fake;
+    /// # impl Establisher for Fake {
+    /// #     fn establish(&self, a: &ServerAddress, _: Arc<Interrupter>) -> mongopool::Result<Connection> {
+    /// #         Ok(Connection::detached(a.clone()))
+    /// #     }
+    /// # }
+    /// let (tx, events) = crossbeam_channel::unbounded();
+    /// let pool = Pool::builder("db:27017".parse()?).establisher(Arc::new(Fake)).event_sender(tx).build()?;
+    /// assert_eq!(events.try_recv()?.name(), "ConnectionPoolCreated"); // seen from the very start
+    /// # drop(pool);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn event_sender(mut self, sender: Sender<CmapEvent>) -> Self {
         self.senders.push(sender);
         self
     }
 
     /// Delivers every event, from PoolCreated on, to `handler` on a dedicated thread.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use mongopool::{Connection, Establisher, Interrupter, Pool, PoolOptions, ServerAddress};
+    /// # struct Fake;
+    /// # impl Establisher for Fake {
+    /// #     fn establish(&self, a: &ServerAddress, _: Arc<Interrupter>) -> mongopool::Result<Connection> {
+    /// #         Ok(Connection::detached(a.clone()))
+    /// #     }
+    /// # }
+    /// use mongopool::timeline::TimelineRecorder;
+    /// // Any CmapEventHandler; here the timeline recorder, writing JSON lines to memory.
+    /// let recorder = Arc::new(TimelineRecorder::new(Vec::new()));
+    /// let pool = Pool::builder("db:27017".parse()?).establisher(Arc::new(Fake)).event_handler(recorder.clone()).build()?;
+    /// pool.close();
+    /// drop(pool); // the handler thread delivers the rest and ends
+    /// # let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    /// # while recorder.events_recorded() < 2 && std::time::Instant::now() < deadline {
+    /// #     std::thread::sleep(std::time::Duration::from_millis(5));
+    /// # }
+    /// assert_eq!(recorder.events_recorded(), 2); // PoolCreated, PoolClosed
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn event_handler(mut self, handler: Arc<dyn CmapEventHandler>) -> Self {
         self.handlers.push(handler);
         self
@@ -358,6 +761,21 @@ impl PoolBuilder {
 
     /// Validates the options, creates the paused pool, emits PoolCreated and starts the
     /// background thread.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use mongopool::{Connection, Establisher, Interrupter, Pool, PoolOptions, ServerAddress};
+    /// # struct Fake;
+    /// # impl Establisher for Fake {
+    /// #     fn establish(&self, a: &ServerAddress, _: Arc<Interrupter>) -> mongopool::Result<Connection> {
+    /// #         Ok(Connection::detached(a.clone()))
+    /// #     }
+    /// # }
+    /// use mongopool::PoolState;
+    /// let pool = Pool::builder("db:27017".parse()?).establisher(Arc::new(Fake)).build()?;
+    /// assert_eq!(pool.status().state, PoolState::Paused);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn build(mut self) -> Result<Pool> {
         self.options.validate()?;
         let establisher = self

@@ -6,10 +6,25 @@ use crate::conn::{ConnectionOptions, DriverInfo};
 use crate::error::{Error, Result};
 
 /// The default `maxPoolSize`.
+///
+/// ```
+/// assert_eq!(mongopool::PoolOptions::default().max_pool_size(), mongopool::pool::DEFAULT_MAX_POOL_SIZE);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub const DEFAULT_MAX_POOL_SIZE: u32 = 100;
 /// The default `maxConnecting`.
+///
+/// ```
+/// assert_eq!(mongopool::PoolOptions::default().max_connecting(), mongopool::pool::DEFAULT_MAX_CONNECTING);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub const DEFAULT_MAX_CONNECTING: u32 = 2;
 /// The default pause between background runs.
+///
+/// ```
+/// assert_eq!(mongopool::PoolOptions::default().maintenance_interval(), Some(mongopool::pool::DEFAULT_MAINTENANCE_INTERVAL));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub const DEFAULT_MAINTENANCE_INTERVAL: Duration = Duration::from_secs(1);
 
 /// Options of one pool. All pools of a client share the same options (CMAP prose
@@ -44,41 +59,105 @@ pub struct PoolOptions {
 
 impl PoolOptions {
     /// A builder starting from the defaults.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use mongopool::PoolOptions;
+    /// let options = PoolOptions::builder()
+    ///     .max_pool_size(20)
+    ///     .min_pool_size(2)
+    ///     .max_connecting(4)
+    ///     .wait_queue_timeout(Duration::from_secs(1))
+    ///     .app_name("billing")
+    ///     .build()?;
+    /// assert_eq!((options.max_pool_size(), options.min_pool_size(), options.max_connecting()), (20, 2, 4));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn builder() -> PoolOptionsBuilder {
         PoolOptionsBuilder::default()
     }
 
     /// `maxPoolSize`: the cap on total connections; 0 means unlimited. Default 100.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use mongopool::PoolOptions;
+    /// assert_eq!(PoolOptions::builder().max_pool_size(8).build()?.max_pool_size(), 8);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn max_pool_size(&self) -> u32 {
         self.max_pool_size.unwrap_or(DEFAULT_MAX_POOL_SIZE)
     }
 
     /// `minPoolSize`: connections the background thread keeps open while the pool is ready.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use mongopool::PoolOptions;
+    /// assert_eq!(PoolOptions::builder().min_pool_size(1).build()?.min_pool_size(), 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn min_pool_size(&self) -> u32 {
         self.min_pool_size.unwrap_or(0)
     }
 
     /// `maxIdleTimeMS`: how long a connection may sit available before it is closed.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use mongopool::PoolOptions;
+    /// assert_eq!(PoolOptions::builder().max_idle_time(Duration::from_secs(60)).build()?.max_idle_time(), Some(Duration::from_secs(60)));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn max_idle_time(&self) -> Option<Duration> {
         self.max_idle_time
     }
 
     /// `maxConnecting`: connections that may be established at once. Default 2.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use mongopool::PoolOptions;
+    /// assert_eq!(PoolOptions::builder().max_connecting(3).build()?.max_connecting(), 3);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn max_connecting(&self) -> u32 {
         self.max_connecting.unwrap_or(DEFAULT_MAX_CONNECTING)
     }
 
     /// `waitQueueTimeoutMS`: how long a check-out may wait; `None` means no limit.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use mongopool::PoolOptions;
+    /// assert_eq!(PoolOptions::builder().wait_queue_timeout(Duration::from_millis(500)).build()?.wait_queue_timeout(), Some(Duration::from_millis(500)));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn wait_queue_timeout(&self) -> Option<Duration> {
         self.wait_queue_timeout
     }
 
     /// The pause between background runs; `None` means the background thread never runs.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use mongopool::PoolOptions;
+    /// assert_eq!(PoolOptions::default().maintenance_interval(), Some(Duration::from_secs(1)));
+    /// assert_eq!(PoolOptions::builder().maintenance_interval(None).build()?.maintenance_interval(), None);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn maintenance_interval(&self) -> Option<Duration> {
         self.maintenance_interval.unwrap_or(Some(DEFAULT_MAINTENANCE_INTERVAL))
     }
 
     /// The options each connection is opened with.
+    ///
+    /// ```
+    /// use mongopool::PoolOptions;
+    /// let options = PoolOptions::builder().app_name("reports").build()?;
+    /// assert_eq!(options.connection().app_name.as_deref(), Some("reports"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn connection(&self) -> &ConnectionOptions {
         &self.connection
     }
@@ -91,6 +170,13 @@ impl PoolOptions {
 
     /// The pool options the user set explicitly, as (CMAP name, value) pairs, for the
     /// `PoolCreated` event and log message.
+    ///
+    /// ```
+    /// use mongopool::PoolOptions;
+    /// let options = PoolOptions::builder().max_pool_size(5).build()?;
+    /// assert_eq!(options.user_specified(), [("maxPoolSize", 5)]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn user_specified(&self) -> Vec<(&'static str, u64)> {
         let ms = |d: Duration| d.as_millis().min(u64::MAX as u128) as u64;
         let mut out = Vec::new();
@@ -133,6 +219,11 @@ impl PoolOptions {
 }
 
 /// Builds [`PoolOptions`]. Durations of zero mean "no limit", as in the URI options.
+///
+/// ```
+/// let options = mongopool::PoolOptions::builder().max_pool_size(10).min_pool_size(1).build()?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone, Debug, Default)]
 pub struct PoolOptionsBuilder {
     options: PoolOptions,
@@ -140,30 +231,68 @@ pub struct PoolOptionsBuilder {
 
 impl PoolOptionsBuilder {
     /// `maxPoolSize` (0 = unlimited).
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use mongopool::PoolOptions;
+    /// let o = PoolOptions::builder().max_pool_size(0).build()?;
+    /// assert_eq!(o.max_pool_size(), 0); // no limit
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn max_pool_size(mut self, n: u32) -> Self {
         self.options.max_pool_size = Some(n);
         self
     }
 
     /// `minPoolSize`.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use mongopool::PoolOptions;
+    /// assert!(PoolOptions::builder().max_pool_size(2).min_pool_size(3).build().is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn min_pool_size(mut self, n: u32) -> Self {
         self.options.min_pool_size = Some(n);
         self
     }
 
     /// `maxIdleTimeMS` (zero = no limit).
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use mongopool::PoolOptions;
+    /// let o = PoolOptions::builder().max_idle_time(Duration::ZERO).build()?;
+    /// assert_eq!(o.max_idle_time(), None); // zero: connections never idle out
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn max_idle_time(mut self, d: Duration) -> Self {
         self.options.max_idle_time = Some(d).filter(|d| !d.is_zero());
         self
     }
 
     /// `maxConnecting` (must be > 0).
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use mongopool::PoolOptions;
+    /// assert_eq!(PoolOptions::builder().max_connecting(4).build()?.max_connecting(), 4);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn max_connecting(mut self, n: u32) -> Self {
         self.options.max_connecting = Some(n);
         self
     }
 
     /// `waitQueueTimeoutMS` (zero = no limit).
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use mongopool::PoolOptions;
+    /// let o = PoolOptions::builder().wait_queue_timeout(Duration::from_secs(2)).build()?;
+    /// assert_eq!(o.wait_queue_timeout(), Some(Duration::from_secs(2)));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn wait_queue_timeout(mut self, d: Duration) -> Self {
         self.options.wait_queue_timeout = Some(d).filter(|d| !d.is_zero());
         self
@@ -171,12 +300,27 @@ impl PoolOptionsBuilder {
 
     /// The pause between background runs; `None` disables the background thread's runs
     /// (the spec tests' negative `backgroundThreadIntervalMS`).
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use mongopool::PoolOptions;
+    /// let o = PoolOptions::builder().maintenance_interval(Some(Duration::from_millis(100))).build()?;
+    /// assert_eq!(o.maintenance_interval(), Some(Duration::from_millis(100)));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn maintenance_interval(mut self, d: Option<Duration>) -> Self {
         self.options.maintenance_interval = Some(d);
         self
     }
 
     /// `appName`, sent in every connection's handshake.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use mongopool::PoolOptions;
+    /// assert!(PoolOptions::builder().app_name("x".repeat(129)).build().is_err()); // over 128 bytes
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn app_name(mut self, name: impl Into<String>) -> Self {
         self.options.connection.app_name = Some(name.into());
         self
@@ -185,36 +329,84 @@ impl PoolOptionsBuilder {
     /// `loadBalanced`: connections handshake with `loadBalanced: true`, must reach a service
     /// (a `serviceId` in the hello reply), and the pool keeps one generation per service
     /// (cmap.md "Load Balancer Mode"; see [`crate::Pool::clear_service`]).
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use mongopool::PoolOptions;
+    /// assert!(PoolOptions::builder().load_balanced(true).build()?.connection().load_balanced);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn load_balanced(mut self, load_balanced: bool) -> Self {
         self.options.connection.load_balanced = load_balanced;
         self
     }
 
     /// `connectTimeoutMS` (zero = no limit).
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use mongopool::PoolOptions;
+    /// let o = PoolOptions::builder().connect_timeout(Duration::from_secs(3)).build()?;
+    /// assert_eq!(o.connection().connect_timeout, Some(Duration::from_secs(3)));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn connect_timeout(mut self, d: Duration) -> Self {
         self.options.connection.connect_timeout = Some(d).filter(|d| !d.is_zero());
         self
     }
 
     /// `socketTimeoutMS` (zero = no limit).
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use mongopool::PoolOptions;
+    /// let o = PoolOptions::builder().socket_timeout(Duration::from_secs(30)).build()?;
+    /// assert_eq!(o.connection().socket_timeout, Some(Duration::from_secs(30)));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn socket_timeout(mut self, d: Duration) -> Self {
         self.options.connection.socket_timeout = Some(d).filter(|d| !d.is_zero());
         self
     }
 
     /// Metadata of a library wrapping mongopool.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use mongopool::PoolOptions;
+    /// let o = PoolOptions::builder().driver_info(mongopool::DriverInfo { name: "my-odm".into(), ..Default::default() }).build()?;
+    /// assert!(o.connection().driver_info.is_some());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn driver_info(mut self, info: DriverInfo) -> Self {
         self.options.connection.driver_info = Some(info);
         self
     }
 
     /// Replaces all connection options at once.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use mongopool::PoolOptions;
+    /// let connection = mongopool::ConnectionOptions { app_name: Some("batch".into()), ..Default::default() };
+    /// let o = PoolOptions::builder().connection_options(connection).build()?;
+    /// assert_eq!(o.connection().app_name.as_deref(), Some("batch"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn connection_options(mut self, options: ConnectionOptions) -> Self {
         self.options.connection = options;
         self
     }
 
     /// Validates and returns the options.
+    ///
+    /// ```
+    /// use mongopool::PoolOptions;
+    /// let err = PoolOptions::builder().max_pool_size(2).min_pool_size(3).build().unwrap_err();
+    /// assert!(err.to_string().contains("minPoolSize (3) must not exceed maxPoolSize (2)"), "{err}");
+    /// assert!(PoolOptions::builder().max_connecting(0).build().is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn build(self) -> Result<PoolOptions> {
         self.options.validate()?;
         Ok(self.options)

@@ -37,6 +37,25 @@ use crate::events::{
 };
 
 /// The pool's life-cycle state (cmap.md "ConnectionPool.state").
+///
+/// ```
+/// # use std::sync::Arc;
+/// # use mongopool::{Connection, Establisher, Interrupter, Pool, PoolOptions, ServerAddress};
+/// # struct Fake;
+/// # impl Establisher for Fake {
+/// #     fn establish(&self, a: &ServerAddress, _: Arc<Interrupter>) -> mongopool::Result<Connection> {
+/// #         Ok(Connection::detached(a.clone()))
+/// #     }
+/// # }
+/// # let pool = Pool::with_establisher("db:27017".parse()?, PoolOptions::default(), Arc::new(Fake))?;
+/// use mongopool::PoolState;
+/// assert_eq!(pool.status().state, PoolState::Paused);
+/// pool.ready()?;
+/// assert_eq!(pool.status().state, PoolState::Ready);
+/// pool.close();
+/// assert_eq!(pool.status().state, PoolState::Closed);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum PoolState {
     /// Check-outs fail and nothing is created in the background (initial state; after clear).

@@ -7,7 +7,7 @@ use std::sync::Arc;
 /// ```
 /// use mongopool::timeline::{parse_jsonl, ParseErrorKind, TimelineError};
 ///
-/// let err = parse_jsonl(&b"{\"tUs\":1,\"event\":\"NoSuchEvent\"}\n"[..]).unwrap_err();
+/// let err = parse_jsonl(&br#"{"tUs":1,"event":"NoSuchEvent","address":"db:27017"}"#[..]).unwrap_err();
 /// assert!(matches!(
 ///     &err,
 ///     TimelineError::Parse { line: 1, kind: ParseErrorKind::UnknownEvent(name) } if name == "NoSuchEvent"

@@ -57,6 +57,17 @@ pub use recorder::TimelineRecorder;
 pub use render::render_html;
 
 /// Reads the timeline file at `path` and renders it as an HTML page titled `title`.
+///
+/// ```
+/// use mongopool::timeline::{render_file, TimelineError};
+/// let path = std::env::temp_dir().join(format!("mongopool-render-doc-{}.jsonl", std::process::id()));
+/// std::fs::write(&path, concat!(r#"{"tUs":0,"event":"ConnectionCreated","address":"db:1","connectionId":1}"#, "\n"))?;
+/// let html = render_file(&path, "one connection")?;
+/// assert!(html.contains("<svg") && html.contains("<title>one connection</title>"));
+/// std::fs::remove_file(&path)?;
+/// assert!(matches!(render_file(&path, "gone"), Err(TimelineError::Io(_))));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn render_file(path: impl AsRef<Path>, title: &str) -> Result<String, TimelineError> {
     let file = std::fs::File::open(path)?;
     let records = parse_jsonl(std::io::BufReader::new(file))?;

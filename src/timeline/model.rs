@@ -8,6 +8,40 @@ use super::record::{Record, RecordedEvent};
 use crate::events::{ConnectionCheckOutFailedReason, ConnectionClosedReason};
 
 /// A connection's state during a [`Segment`].
+///
+/// ```
+/// # use std::sync::Arc;
+/// # use mongopool::{Connection, Establisher, Interrupter, Pool, PoolOptions, ServerAddress};
+/// # struct Fake;
+/// # impl Establisher for Fake {
+/// #     fn establish(&self, a: &ServerAddress, _: Arc<Interrupter>) -> mongopool::Result<Connection> {
+/// #         Ok(Connection::detached(a.clone()))
+/// #     }
+/// # }
+/// # let pool = Pool::with_establisher("db:27017".parse()?, PoolOptions::default(), Arc::new(Fake))?;
+/// # use std::time::Duration;
+/// # use mongopool::timeline::{Record, Timeline};
+/// # let events = pool.subscribe();
+/// # pool.ready()?;
+/// # let conn = pool.check_out()?;
+/// # pool.clear(false);
+/// # drop(conn);
+/// # pool.close();
+/// # // Events 10 µs apart: PoolReady, CheckOutStarted, Created, Ready, CheckedOut, PoolCleared,
+/// # // CheckedIn, Closed (stale), PoolClosed.
+/// # let records: Vec<Record> = events
+/// #     .try_iter()
+/// #     .enumerate()
+/// #     .map(|(i, e)| Record::from_event(Duration::from_micros(10 * i as u64), &e))
+/// #     .collect();
+/// # let timeline = Timeline::build(&records);
+/// # let us = Duration::from_micros;
+/// use mongopool::timeline::SegmentState;
+/// let states: Vec<SegmentState> = timeline.lanes[0].segments.iter().map(|s| s.state).collect();
+/// // Checked in after the clear, then closed as stale.
+/// assert_eq!(states, [SegmentState::Pending, SegmentState::Available, SegmentState::InUse, SegmentState::Available]);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum SegmentState {
     /// Being established (from `ConnectionCreated` to `ConnectionReady`).
@@ -20,6 +54,37 @@ pub enum SegmentState {
 
 impl SegmentState {
     /// A short lowercase name, used as a CSS class suffix.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use mongopool::{Connection, Establisher, Interrupter, Pool, PoolOptions, ServerAddress};
+    /// # struct Fake;
+    /// # impl Establisher for Fake {
+    /// #     fn establish(&self, a: &ServerAddress, _: Arc<Interrupter>) -> mongopool::Result<Connection> {
+    /// #         Ok(Connection::detached(a.clone()))
+    /// #     }
+    /// # }
+    /// # let pool = Pool::with_establisher("db:27017".parse()?, PoolOptions::default(), Arc::new(Fake))?;
+    /// # use std::time::Duration;
+    /// # use mongopool::timeline::{Record, Timeline};
+    /// # let events = pool.subscribe();
+    /// # pool.ready()?;
+    /// # let conn = pool.check_out()?;
+    /// # pool.clear(false);
+    /// # drop(conn);
+    /// # pool.close();
+    /// # // Events 10 µs apart: PoolReady, CheckOutStarted, Created, Ready, CheckedOut, PoolCleared,
+    /// # // CheckedIn, Closed (stale), PoolClosed.
+    /// # let records: Vec<Record> = events
+    /// #     .try_iter()
+    /// #     .enumerate()
+    /// #     .map(|(i, e)| Record::from_event(Duration::from_micros(10 * i as u64), &e))
+    /// #     .collect();
+    /// # let timeline = Timeline::build(&records);
+    /// # let us = Duration::from_micros;
+    /// assert_eq!(mongopool::timeline::SegmentState::InUse.as_str(), "in-use");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn as_str(self) -> &'static str {
         match self {
             SegmentState::Pending => "pending",
@@ -30,6 +95,38 @@ impl SegmentState {
 }
 
 /// A stretch of time a connection spent in one state.
+///
+/// ```
+/// # use std::sync::Arc;
+/// # use mongopool::{Connection, Establisher, Interrupter, Pool, PoolOptions, ServerAddress};
+/// # struct Fake;
+/// # impl Establisher for Fake {
+/// #     fn establish(&self, a: &ServerAddress, _: Arc<Interrupter>) -> mongopool::Result<Connection> {
+/// #         Ok(Connection::detached(a.clone()))
+/// #     }
+/// # }
+/// # let pool = Pool::with_establisher("db:27017".parse()?, PoolOptions::default(), Arc::new(Fake))?;
+/// # use std::time::Duration;
+/// # use mongopool::timeline::{Record, Timeline};
+/// # let events = pool.subscribe();
+/// # pool.ready()?;
+/// # let conn = pool.check_out()?;
+/// # pool.clear(false);
+/// # drop(conn);
+/// # pool.close();
+/// # // Events 10 µs apart: PoolReady, CheckOutStarted, Created, Ready, CheckedOut, PoolCleared,
+/// # // CheckedIn, Closed (stale), PoolClosed.
+/// # let records: Vec<Record> = events
+/// #     .try_iter()
+/// #     .enumerate()
+/// #     .map(|(i, e)| Record::from_event(Duration::from_micros(10 * i as u64), &e))
+/// #     .collect();
+/// # let timeline = Timeline::build(&records);
+/// # let us = Duration::from_micros;
+/// let in_use = timeline.lanes[0].segments[2];
+/// assert_eq!((in_use.start, in_use.end), (us(40), us(60))); // checked out at 40 µs, in at 60 µs
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Segment {
     /// The state.
@@ -41,6 +138,39 @@ pub struct Segment {
 }
 
 /// How a connection ended.
+///
+/// ```
+/// # use std::sync::Arc;
+/// # use mongopool::{Connection, Establisher, Interrupter, Pool, PoolOptions, ServerAddress};
+/// # struct Fake;
+/// # impl Establisher for Fake {
+/// #     fn establish(&self, a: &ServerAddress, _: Arc<Interrupter>) -> mongopool::Result<Connection> {
+/// #         Ok(Connection::detached(a.clone()))
+/// #     }
+/// # }
+/// # let pool = Pool::with_establisher("db:27017".parse()?, PoolOptions::default(), Arc::new(Fake))?;
+/// # use std::time::Duration;
+/// # use mongopool::timeline::{Record, Timeline};
+/// # let events = pool.subscribe();
+/// # pool.ready()?;
+/// # let conn = pool.check_out()?;
+/// # pool.clear(false);
+/// # drop(conn);
+/// # pool.close();
+/// # // Events 10 µs apart: PoolReady, CheckOutStarted, Created, Ready, CheckedOut, PoolCleared,
+/// # // CheckedIn, Closed (stale), PoolClosed.
+/// # let records: Vec<Record> = events
+/// #     .try_iter()
+/// #     .enumerate()
+/// #     .map(|(i, e)| Record::from_event(Duration::from_micros(10 * i as u64), &e))
+/// #     .collect();
+/// # let timeline = Timeline::build(&records);
+/// # let us = Duration::from_micros;
+/// use mongopool::events::ConnectionClosedReason;
+/// let closed = timeline.lanes[0].closed.as_ref().expect("closed");
+/// assert_eq!((closed.at, closed.reason, closed.error.as_deref()), (us(70), ConnectionClosedReason::Stale, None));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Closed {
     /// When.
@@ -52,6 +182,39 @@ pub struct Closed {
 }
 
 /// One connection's life: a lane of the timeline.
+///
+/// ```
+/// # use std::sync::Arc;
+/// # use mongopool::{Connection, Establisher, Interrupter, Pool, PoolOptions, ServerAddress};
+/// # struct Fake;
+/// # impl Establisher for Fake {
+/// #     fn establish(&self, a: &ServerAddress, _: Arc<Interrupter>) -> mongopool::Result<Connection> {
+/// #         Ok(Connection::detached(a.clone()))
+/// #     }
+/// # }
+/// # let pool = Pool::with_establisher("db:27017".parse()?, PoolOptions::default(), Arc::new(Fake))?;
+/// # use std::time::Duration;
+/// # use mongopool::timeline::{Record, Timeline};
+/// # let events = pool.subscribe();
+/// # pool.ready()?;
+/// # let conn = pool.check_out()?;
+/// # pool.clear(false);
+/// # drop(conn);
+/// # pool.close();
+/// # // Events 10 µs apart: PoolReady, CheckOutStarted, Created, Ready, CheckedOut, PoolCleared,
+/// # // CheckedIn, Closed (stale), PoolClosed.
+/// # let records: Vec<Record> = events
+/// #     .try_iter()
+/// #     .enumerate()
+/// #     .map(|(i, e)| Record::from_event(Duration::from_micros(10 * i as u64), &e))
+/// #     .collect();
+/// # let timeline = Timeline::build(&records);
+/// # let us = Duration::from_micros;
+/// assert_eq!(timeline.lanes.len(), 1);
+/// let lane = &timeline.lanes[0];
+/// assert_eq!((lane.address.as_str(), lane.connection_id, lane.created_seen), ("db:27017", 1, true));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Lane {
     /// The pool's server.
@@ -68,6 +231,39 @@ pub struct Lane {
 }
 
 /// A pool-wide event drawn as a vertical marker.
+///
+/// ```
+/// # use std::sync::Arc;
+/// # use mongopool::{Connection, Establisher, Interrupter, Pool, PoolOptions, ServerAddress};
+/// # struct Fake;
+/// # impl Establisher for Fake {
+/// #     fn establish(&self, a: &ServerAddress, _: Arc<Interrupter>) -> mongopool::Result<Connection> {
+/// #         Ok(Connection::detached(a.clone()))
+/// #     }
+/// # }
+/// # let pool = Pool::with_establisher("db:27017".parse()?, PoolOptions::default(), Arc::new(Fake))?;
+/// # use std::time::Duration;
+/// # use mongopool::timeline::{Record, Timeline};
+/// # let events = pool.subscribe();
+/// # pool.ready()?;
+/// # let conn = pool.check_out()?;
+/// # pool.clear(false);
+/// # drop(conn);
+/// # pool.close();
+/// # // Events 10 µs apart: PoolReady, CheckOutStarted, Created, Ready, CheckedOut, PoolCleared,
+/// # // CheckedIn, Closed (stale), PoolClosed.
+/// # let records: Vec<Record> = events
+/// #     .try_iter()
+/// #     .enumerate()
+/// #     .map(|(i, e)| Record::from_event(Duration::from_micros(10 * i as u64), &e))
+/// #     .collect();
+/// # let timeline = Timeline::build(&records);
+/// # let us = Duration::from_micros;
+/// let kinds: Vec<&str> = timeline.markers.iter().map(|m| m.kind.as_str()).collect();
+/// assert_eq!(kinds, ["ready", "cleared", "closed"]);
+/// assert_eq!(timeline.markers[1].at, us(50));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Marker {
     /// When.
@@ -79,6 +275,38 @@ pub struct Marker {
 }
 
 /// What a [`Marker`] marks.
+///
+/// ```
+/// # use std::sync::Arc;
+/// # use mongopool::{Connection, Establisher, Interrupter, Pool, PoolOptions, ServerAddress};
+/// # struct Fake;
+/// # impl Establisher for Fake {
+/// #     fn establish(&self, a: &ServerAddress, _: Arc<Interrupter>) -> mongopool::Result<Connection> {
+/// #         Ok(Connection::detached(a.clone()))
+/// #     }
+/// # }
+/// # let pool = Pool::with_establisher("db:27017".parse()?, PoolOptions::default(), Arc::new(Fake))?;
+/// # use std::time::Duration;
+/// # use mongopool::timeline::{Record, Timeline};
+/// # let events = pool.subscribe();
+/// # pool.ready()?;
+/// # let conn = pool.check_out()?;
+/// # pool.clear(false);
+/// # drop(conn);
+/// # pool.close();
+/// # // Events 10 µs apart: PoolReady, CheckOutStarted, Created, Ready, CheckedOut, PoolCleared,
+/// # // CheckedIn, Closed (stale), PoolClosed.
+/// # let records: Vec<Record> = events
+/// #     .try_iter()
+/// #     .enumerate()
+/// #     .map(|(i, e)| Record::from_event(Duration::from_micros(10 * i as u64), &e))
+/// #     .collect();
+/// # let timeline = Timeline::build(&records);
+/// # let us = Duration::from_micros;
+/// use mongopool::timeline::MarkerKind;
+/// assert_eq!(timeline.markers[1].kind, MarkerKind::Cleared { interrupt_in_use_connections: false });
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum MarkerKind {
     /// `ConnectionPoolCreated`.
@@ -96,6 +324,37 @@ pub enum MarkerKind {
 
 impl MarkerKind {
     /// A short lowercase name, used as a label and CSS class suffix.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use mongopool::{Connection, Establisher, Interrupter, Pool, PoolOptions, ServerAddress};
+    /// # struct Fake;
+    /// # impl Establisher for Fake {
+    /// #     fn establish(&self, a: &ServerAddress, _: Arc<Interrupter>) -> mongopool::Result<Connection> {
+    /// #         Ok(Connection::detached(a.clone()))
+    /// #     }
+    /// # }
+    /// # let pool = Pool::with_establisher("db:27017".parse()?, PoolOptions::default(), Arc::new(Fake))?;
+    /// # use std::time::Duration;
+    /// # use mongopool::timeline::{Record, Timeline};
+    /// # let events = pool.subscribe();
+    /// # pool.ready()?;
+    /// # let conn = pool.check_out()?;
+    /// # pool.clear(false);
+    /// # drop(conn);
+    /// # pool.close();
+    /// # // Events 10 µs apart: PoolReady, CheckOutStarted, Created, Ready, CheckedOut, PoolCleared,
+    /// # // CheckedIn, Closed (stale), PoolClosed.
+    /// # let records: Vec<Record> = events
+    /// #     .try_iter()
+    /// #     .enumerate()
+    /// #     .map(|(i, e)| Record::from_event(Duration::from_micros(10 * i as u64), &e))
+    /// #     .collect();
+    /// # let timeline = Timeline::build(&records);
+    /// # let us = Duration::from_micros;
+    /// assert_eq!(mongopool::timeline::MarkerKind::Closed.as_str(), "closed");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn as_str(self) -> &'static str {
         match self {
             MarkerKind::Created => "created",
@@ -107,6 +366,38 @@ impl MarkerKind {
 }
 
 /// One finished check-out.
+///
+/// ```
+/// # use std::sync::Arc;
+/// # use mongopool::{Connection, Establisher, Interrupter, Pool, PoolOptions, ServerAddress};
+/// # struct Fake;
+/// # impl Establisher for Fake {
+/// #     fn establish(&self, a: &ServerAddress, _: Arc<Interrupter>) -> mongopool::Result<Connection> {
+/// #         Ok(Connection::detached(a.clone()))
+/// #     }
+/// # }
+/// # let pool = Pool::with_establisher("db:27017".parse()?, PoolOptions::default(), Arc::new(Fake))?;
+/// # use std::time::Duration;
+/// # use mongopool::timeline::{Record, Timeline};
+/// # let events = pool.subscribe();
+/// # pool.ready()?;
+/// # let conn = pool.check_out()?;
+/// # pool.clear(false);
+/// # drop(conn);
+/// # pool.close();
+/// # // Events 10 µs apart: PoolReady, CheckOutStarted, Created, Ready, CheckedOut, PoolCleared,
+/// # // CheckedIn, Closed (stale), PoolClosed.
+/// # let records: Vec<Record> = events
+/// #     .try_iter()
+/// #     .enumerate()
+/// #     .map(|(i, e)| Record::from_event(Duration::from_micros(10 * i as u64), &e))
+/// #     .collect();
+/// # let timeline = Timeline::build(&records);
+/// # let us = Duration::from_micros;
+/// let wait = timeline.waits[0];
+/// assert_eq!((wait.at, wait.failed), (us(40), None)); // `wait.wait`: the event's duration
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Wait {
     /// When it finished.
@@ -162,6 +453,38 @@ pub struct Timeline {
 
 impl Timeline {
     /// Builds the timeline of `records` (in time order, as [`super::parse_jsonl`] returns them).
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use mongopool::{Connection, Establisher, Interrupter, Pool, PoolOptions, ServerAddress};
+    /// # struct Fake;
+    /// # impl Establisher for Fake {
+    /// #     fn establish(&self, a: &ServerAddress, _: Arc<Interrupter>) -> mongopool::Result<Connection> {
+    /// #         Ok(Connection::detached(a.clone()))
+    /// #     }
+    /// # }
+    /// # let pool = Pool::with_establisher("db:27017".parse()?, PoolOptions::default(), Arc::new(Fake))?;
+    /// # use std::time::Duration;
+    /// # use mongopool::timeline::{Record, Timeline};
+    /// # let events = pool.subscribe();
+    /// # pool.ready()?;
+    /// # let conn = pool.check_out()?;
+    /// # pool.clear(false);
+    /// # drop(conn);
+    /// # pool.close();
+    /// # // Events 10 µs apart: PoolReady, CheckOutStarted, Created, Ready, CheckedOut, PoolCleared,
+    /// # // CheckedIn, Closed (stale), PoolClosed.
+    /// # let records: Vec<Record> = events
+    /// #     .try_iter()
+    /// #     .enumerate()
+    /// #     .map(|(i, e)| Record::from_event(Duration::from_micros(10 * i as u64), &e))
+    /// #     .collect();
+    /// # let timeline = Timeline::build(&records);
+    /// # let us = Duration::from_micros;
+    /// assert_eq!(timeline.connections_created, 1);
+    /// assert_eq!(timeline.end, us(80));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn build(records: &[Record]) -> Timeline {
         let mut t = Timeline {
             end: records.last().map(|r| r.at).unwrap_or_default(),
@@ -275,11 +598,73 @@ impl Timeline {
     }
 
     /// The longest check-out wait, successful or not.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use mongopool::{Connection, Establisher, Interrupter, Pool, PoolOptions, ServerAddress};
+    /// # struct Fake;
+    /// # impl Establisher for Fake {
+    /// #     fn establish(&self, a: &ServerAddress, _: Arc<Interrupter>) -> mongopool::Result<Connection> {
+    /// #         Ok(Connection::detached(a.clone()))
+    /// #     }
+    /// # }
+    /// # let pool = Pool::with_establisher("db:27017".parse()?, PoolOptions::default(), Arc::new(Fake))?;
+    /// # use std::time::Duration;
+    /// # use mongopool::timeline::{Record, Timeline};
+    /// # let events = pool.subscribe();
+    /// # pool.ready()?;
+    /// # let conn = pool.check_out()?;
+    /// # pool.clear(false);
+    /// # drop(conn);
+    /// # pool.close();
+    /// # // Events 10 µs apart: PoolReady, CheckOutStarted, Created, Ready, CheckedOut, PoolCleared,
+    /// # // CheckedIn, Closed (stale), PoolClosed.
+    /// # let records: Vec<Record> = events
+    /// #     .try_iter()
+    /// #     .enumerate()
+    /// #     .map(|(i, e)| Record::from_event(Duration::from_micros(10 * i as u64), &e))
+    /// #     .collect();
+    /// # let timeline = Timeline::build(&records);
+    /// # let us = Duration::from_micros;
+    /// assert_eq!(timeline.max_wait(), timeline.waits[0].wait);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn max_wait(&self) -> Duration {
         self.waits.iter().map(|w| w.wait).max().unwrap_or_default()
     }
 
     /// The most check-outs in progress at once.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use mongopool::{Connection, Establisher, Interrupter, Pool, PoolOptions, ServerAddress};
+    /// # struct Fake;
+    /// # impl Establisher for Fake {
+    /// #     fn establish(&self, a: &ServerAddress, _: Arc<Interrupter>) -> mongopool::Result<Connection> {
+    /// #         Ok(Connection::detached(a.clone()))
+    /// #     }
+    /// # }
+    /// # let pool = Pool::with_establisher("db:27017".parse()?, PoolOptions::default(), Arc::new(Fake))?;
+    /// # use std::time::Duration;
+    /// # use mongopool::timeline::{Record, Timeline};
+    /// # let events = pool.subscribe();
+    /// # pool.ready()?;
+    /// # let conn = pool.check_out()?;
+    /// # pool.clear(false);
+    /// # drop(conn);
+    /// # pool.close();
+    /// # // Events 10 µs apart: PoolReady, CheckOutStarted, Created, Ready, CheckedOut, PoolCleared,
+    /// # // CheckedIn, Closed (stale), PoolClosed.
+    /// # let records: Vec<Record> = events
+    /// #     .try_iter()
+    /// #     .enumerate()
+    /// #     .map(|(i, e)| Record::from_event(Duration::from_micros(10 * i as u64), &e))
+    /// #     .collect();
+    /// # let timeline = Timeline::build(&records);
+    /// # let us = Duration::from_micros;
+    /// assert_eq!(timeline.max_check_outs_in_progress(), 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn max_check_outs_in_progress(&self) -> u32 {
         self.check_outs_in_progress.iter().map(|&(_, n)| n).max().unwrap_or(0)
     }
@@ -292,11 +677,19 @@ impl Lane {
         if self.closed.is_some() {
             return;
         }
+        if self.segments.last().is_some_and(|last| last.state == state) {
+            return;
+        }
+        // Two changes at the same instant (a check-out right after establishment): the
+        // current segment would last no time, so it is dropped; lanes hold no empty segments.
+        if self.segments.last().is_some_and(|last| last.start == at) {
+            self.segments.pop();
+        }
         if let Some(last) = self.segments.last_mut() {
-            if last.state == state {
-                return;
-            }
             last.end = at;
+            if last.state == state {
+                return; // the previous segment goes on
+            }
         }
         self.segments.push(Segment {
             state,

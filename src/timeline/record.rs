@@ -16,9 +16,50 @@ use crate::events::{CmapEvent, ConnectionCheckOutFailedReason, ConnectionClosedR
 
 /// The longest line [`parse_jsonl`] accepts: far beyond any recorded event (error messages
 /// included), and a bound on what one bad line can make the reader allocate.
+///
+/// ```
+/// use mongopool::timeline::{parse_jsonl, MAX_LINE_BYTES};
+/// let long = format!("{{\"tUs\":0,\"event\":\"{}\"}}", "x".repeat(MAX_LINE_BYTES));
+/// assert!(parse_jsonl(long.as_bytes()).is_err()); // refused before it is parsed
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub const MAX_LINE_BYTES: usize = 64 * 1024;
 
 /// One recorded event.
+///
+/// ```
+/// # use std::sync::Arc;
+/// # use mongopool::{Connection, Establisher, Interrupter, Pool, PoolOptions, ServerAddress};
+/// # struct Fake;
+/// # impl Establisher for Fake {
+/// #     fn establish(&self, a: &ServerAddress, _: Arc<Interrupter>) -> mongopool::Result<Connection> {
+/// #         Ok(Connection::detached(a.clone()))
+/// #     }
+/// # }
+/// # let pool = Pool::with_establisher("db:27017".parse()?, PoolOptions::default(), Arc::new(Fake))?;
+/// # use std::time::Duration;
+/// # use mongopool::timeline::{Record, Timeline};
+/// # let events = pool.subscribe();
+/// # pool.ready()?;
+/// # let conn = pool.check_out()?;
+/// # pool.clear(false);
+/// # drop(conn);
+/// # pool.close();
+/// # // Events 10 µs apart: PoolReady, CheckOutStarted, Created, Ready, CheckedOut, PoolCleared,
+/// # // CheckedIn, Closed (stale), PoolClosed.
+/// # let records: Vec<Record> = events
+/// #     .try_iter()
+/// #     .enumerate()
+/// #     .map(|(i, e)| Record::from_event(Duration::from_micros(10 * i as u64), &e))
+/// #     .collect();
+/// # let timeline = Timeline::build(&records);
+/// # let us = Duration::from_micros;
+/// # use mongopool::timeline::RecordedEvent;
+/// assert_eq!(records[2].at, us(20));
+/// assert_eq!(records[2].address, "db:27017");
+/// assert_eq!(records[2].event, RecordedEvent::ConnectionCreated { connection_id: 1 });
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone, Debug, PartialEq)]
 pub struct Record {
     /// When it was recorded, from the recorder's start.
@@ -30,6 +71,39 @@ pub struct Record {
 }
 
 /// A CMAP event as a timeline file keeps it: errors are kept as their messages.
+///
+/// ```
+/// # use std::sync::Arc;
+/// # use mongopool::{Connection, Establisher, Interrupter, Pool, PoolOptions, ServerAddress};
+/// # struct Fake;
+/// # impl Establisher for Fake {
+/// #     fn establish(&self, a: &ServerAddress, _: Arc<Interrupter>) -> mongopool::Result<Connection> {
+/// #         Ok(Connection::detached(a.clone()))
+/// #     }
+/// # }
+/// # let pool = Pool::with_establisher("db:27017".parse()?, PoolOptions::default(), Arc::new(Fake))?;
+/// # use std::time::Duration;
+/// # use mongopool::timeline::{Record, Timeline};
+/// # let events = pool.subscribe();
+/// # pool.ready()?;
+/// # let conn = pool.check_out()?;
+/// # pool.clear(false);
+/// # drop(conn);
+/// # pool.close();
+/// # // Events 10 µs apart: PoolReady, CheckOutStarted, Created, Ready, CheckedOut, PoolCleared,
+/// # // CheckedIn, Closed (stale), PoolClosed.
+/// # let records: Vec<Record> = events
+/// #     .try_iter()
+/// #     .enumerate()
+/// #     .map(|(i, e)| Record::from_event(Duration::from_micros(10 * i as u64), &e))
+/// #     .collect();
+/// # let timeline = Timeline::build(&records);
+/// # let us = Duration::from_micros;
+/// use mongopool::timeline::RecordedEvent;
+/// assert_eq!(records[0].event, RecordedEvent::PoolReady);
+/// assert!(matches!(records[8].event, RecordedEvent::PoolClosed));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
 pub enum RecordedEvent {
@@ -97,6 +171,37 @@ pub enum RecordedEvent {
 
 impl RecordedEvent {
     /// The spec's event name, as in [`CmapEvent::name`].
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use mongopool::{Connection, Establisher, Interrupter, Pool, PoolOptions, ServerAddress};
+    /// # struct Fake;
+    /// # impl Establisher for Fake {
+    /// #     fn establish(&self, a: &ServerAddress, _: Arc<Interrupter>) -> mongopool::Result<Connection> {
+    /// #         Ok(Connection::detached(a.clone()))
+    /// #     }
+    /// # }
+    /// # let pool = Pool::with_establisher("db:27017".parse()?, PoolOptions::default(), Arc::new(Fake))?;
+    /// # use std::time::Duration;
+    /// # use mongopool::timeline::{Record, Timeline};
+    /// # let events = pool.subscribe();
+    /// # pool.ready()?;
+    /// # let conn = pool.check_out()?;
+    /// # pool.clear(false);
+    /// # drop(conn);
+    /// # pool.close();
+    /// # // Events 10 µs apart: PoolReady, CheckOutStarted, Created, Ready, CheckedOut, PoolCleared,
+    /// # // CheckedIn, Closed (stale), PoolClosed.
+    /// # let records: Vec<Record> = events
+    /// #     .try_iter()
+    /// #     .enumerate()
+    /// #     .map(|(i, e)| Record::from_event(Duration::from_micros(10 * i as u64), &e))
+    /// #     .collect();
+    /// # let timeline = Timeline::build(&records);
+    /// # let us = Duration::from_micros;
+    /// assert_eq!(records[4].event.name(), "ConnectionCheckedOut");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn name(&self) -> &'static str {
         match self {
             RecordedEvent::PoolCreated { .. } => "ConnectionPoolCreated",
@@ -120,6 +225,25 @@ fn micros(d: Duration) -> u64 {
 
 impl Record {
     /// The record of `event`, seen at `at`.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use mongopool::{Connection, Establisher, Interrupter, Pool, PoolOptions, ServerAddress};
+    /// # struct Fake;
+    /// # impl Establisher for Fake {
+    /// #     fn establish(&self, a: &ServerAddress, _: Arc<Interrupter>) -> mongopool::Result<Connection> {
+    /// #         Ok(Connection::detached(a.clone()))
+    /// #     }
+    /// # }
+    /// # let pool = Pool::with_establisher("db:27017".parse()?, PoolOptions::default(), Arc::new(Fake))?;
+    /// # use std::time::Duration;
+    /// # use mongopool::timeline::Record;
+    /// let events = pool.subscribe();
+    /// pool.ready()?;
+    /// let record = Record::from_event(Duration::from_millis(3), &events.try_recv()?);
+    /// assert_eq!(record.to_json_line(), r#"{"tUs":3000,"event":"ConnectionPoolReady","address":"db:27017"}"#);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn from_event(at: Duration, event: &CmapEvent) -> Record {
         let message = |e: &Option<crate::Error>| e.as_ref().map(ToString::to_string);
         let recorded = match event {
@@ -261,6 +385,14 @@ impl Record {
     }
 
     /// Parses one line written by [`Record::to_json_line`].
+    ///
+    /// ```
+    /// use mongopool::timeline::{Record, RecordedEvent};
+    /// let record = Record::from_json_line(r#"{"tUs":7,"event":"ConnectionCheckedIn","address":"a:1","connectionId":2}"#)?;
+    /// assert_eq!(record.event, RecordedEvent::CheckedIn { connection_id: 2 });
+    /// assert!(Record::from_json_line(r#"{"tUs":7}"#).is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn from_json_line(line: &str) -> Result<Record, ParseErrorKind> {
         let fields = Fields(json::parse_object(line)?);
         let at = Duration::from_micros(fields.u64("tUs")?);

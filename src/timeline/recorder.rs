@@ -59,6 +59,13 @@ struct Inner {
 
 impl TimelineRecorder {
     /// A recorder writing to `out`; its clock starts now.
+    ///
+    /// ```
+    /// use mongopool::timeline::TimelineRecorder;
+    /// let recorder = TimelineRecorder::new(std::io::sink());
+    /// assert_eq!(recorder.events_recorded(), 0);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn new(out: impl Write + Send + 'static) -> TimelineRecorder {
         TimelineRecorder {
             start: Instant::now(),
@@ -71,12 +78,43 @@ impl TimelineRecorder {
     }
 
     /// A recorder writing (buffered) to a new file at `path`, replacing any file there.
+    ///
+    /// ```
+    /// use mongopool::timeline::TimelineRecorder;
+    /// let path = std::env::temp_dir().join(format!("mongopool-create-doc-{}.jsonl", std::process::id()));
+    /// let recorder = TimelineRecorder::create(&path)?;
+    /// recorder.flush()?;
+    /// assert_eq!(std::fs::read(&path)?.len(), 0);
+    /// # std::fs::remove_file(&path)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn create(path: impl AsRef<Path>) -> io::Result<TimelineRecorder> {
         Ok(Self::new(BufWriter::new(File::create(path)?)))
     }
 
     /// Writes `event` as one line, stamped with the time since the recorder was created. A
     /// write error is kept for [`TimelineRecorder::flush`] (events are never worth a panic).
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use mongopool::{Connection, Establisher, Interrupter, Pool, PoolOptions, ServerAddress};
+    /// # struct Fake;
+    /// # impl Establisher for Fake {
+    /// #     fn establish(&self, a: &ServerAddress, _: Arc<Interrupter>) -> mongopool::Result<Connection> {
+    /// #         Ok(Connection::detached(a.clone()))
+    /// #     }
+    /// # }
+    /// # let pool = Pool::with_establisher("db:27017".parse()?, PoolOptions::default(), Arc::new(Fake))?;
+    /// use mongopool::timeline::TimelineRecorder;
+    /// let recorder = TimelineRecorder::new(std::io::sink());
+    /// let events = pool.subscribe();
+    /// pool.ready()?;
+    /// for event in events.try_iter() {
+    ///     recorder.record(&event);
+    /// }
+    /// assert_eq!(recorder.events_recorded(), 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn record(&self, event: &CmapEvent) {
         let mut inner = self.inner.lock();
         if inner.error.is_some() {
@@ -91,16 +129,73 @@ impl TimelineRecorder {
     }
 
     /// The number of events written so far.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use mongopool::{Connection, Establisher, Interrupter, Pool, PoolOptions, ServerAddress};
+    /// # struct Fake;
+    /// # impl Establisher for Fake {
+    /// #     fn establish(&self, a: &ServerAddress, _: Arc<Interrupter>) -> mongopool::Result<Connection> {
+    /// #         Ok(Connection::detached(a.clone()))
+    /// #     }
+    /// # }
+    /// # let pool = Pool::with_establisher("db:27017".parse()?, PoolOptions::default(), Arc::new(Fake))?;
+    /// use mongopool::timeline::TimelineRecorder;
+    /// let recorder = Arc::new(TimelineRecorder::new(std::io::sink()));
+    /// let events = pool.subscribe();
+    /// pool.ready()?;
+    /// pool.close();
+    /// events.try_iter().for_each(|e| recorder.record(&e));
+    /// assert_eq!(recorder.events_recorded(), 2);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn events_recorded(&self) -> u64 {
         self.inner.lock().written
     }
 
     /// The time since the recorder was created, on the clock its lines use.
+    ///
+    /// ```
+    /// use mongopool::timeline::TimelineRecorder;
+    /// let recorder = TimelineRecorder::new(std::io::sink());
+    /// std::thread::sleep(std::time::Duration::from_millis(2));
+    /// assert!(recorder.elapsed() >= std::time::Duration::from_millis(2));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn elapsed(&self) -> Duration {
         self.start.elapsed()
     }
 
     /// Flushes the output, returning the first error any write met.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use mongopool::{Connection, Establisher, Interrupter, Pool, PoolOptions, ServerAddress};
+    /// # struct Fake;
+    /// # impl Establisher for Fake {
+    /// #     fn establish(&self, a: &ServerAddress, _: Arc<Interrupter>) -> mongopool::Result<Connection> {
+    /// #         Ok(Connection::detached(a.clone()))
+    /// #     }
+    /// # }
+    /// # let pool = Pool::with_establisher("db:27017".parse()?, PoolOptions::default(), Arc::new(Fake))?;
+    /// use mongopool::timeline::TimelineRecorder;
+    /// /// A disk that is always full.
+    /// struct Full;
+    /// impl std::io::Write for Full {
+    ///     fn write(&mut self, _: &[u8]) -> std::io::Result<usize> {
+    ///         Err(std::io::Error::new(std::io::ErrorKind::StorageFull, "disk full"))
+    ///     }
+    ///     fn flush(&mut self) -> std::io::Result<()> {
+    ///         Ok(())
+    ///     }
+    /// }
+    /// let recorder = TimelineRecorder::new(Full);
+    /// let events = pool.subscribe();
+    /// pool.ready()?;
+    /// events.try_iter().for_each(|e| recorder.record(&e));
+    /// assert_eq!(recorder.flush().unwrap_err().kind(), std::io::ErrorKind::StorageFull);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn flush(&self) -> io::Result<()> {
         let mut inner = self.inner.lock();
         if let Some(e) = inner.error.take() {

@@ -70,6 +70,15 @@ pub fn parse(uri: &str) -> Result<ConnectionString> {
 ///
 /// TLS is never enabled implicitly: `tls` is `Some(true)` only when `tls=true` or `ssl=true` is
 /// written; other `tls*` options alone do not turn it on.
+///
+/// ```
+/// use std::time::Duration;
+/// let cs = mongopool::uri::parse("mongodb://a:27017,b:27018/app?maxPoolSize=20&waitQueueTimeoutMS=500")?;
+/// assert_eq!(cs.hosts.len(), 2);
+/// assert_eq!(cs.default_database.as_deref(), Some("app"));
+/// assert_eq!((cs.max_pool_size, cs.wait_queue_timeout), (Some(20), Some(Duration::from_millis(500))));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone, PartialEq, Eq)]
 pub struct ConnectionString {
     /// The seed list, in URI order.

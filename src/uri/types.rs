@@ -13,6 +13,13 @@ pub type TagSet = BTreeMap<String, String>;
 /// mongopool's monitors only implement the polling protocol. `stream` and `auto` are accepted
 /// because the spec lists them as valid, but parsing them records a warning in
 /// [`ConnectionString::warnings`](super::ConnectionString::warnings): they behave like `poll`.
+///
+/// ```
+/// use mongopool::uri::ServerMonitoringMode;
+/// let cs = mongopool::uri::parse("mongodb://db/?serverMonitoringMode=poll")?;
+/// assert_eq!(cs.server_monitoring_mode, Some(ServerMonitoringMode::Poll));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ServerMonitoringMode {
     /// Poll with `hello` every `heartbeatFrequencyMS` (the only mode mongopool implements).
@@ -25,6 +32,11 @@ pub enum ServerMonitoringMode {
 
 impl ServerMonitoringMode {
     /// The option value as written in a connection string.
+    ///
+    /// ```
+    /// assert_eq!(mongopool::uri::ServerMonitoringMode::Stream.as_str(), "stream");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn as_str(self) -> &'static str {
         match self {
             ServerMonitoringMode::Poll => "poll",
@@ -35,6 +47,13 @@ impl ServerMonitoringMode {
 }
 
 /// `readPreference` modes (server selection spec).
+///
+/// ```
+/// use mongopool::uri::ReadPreferenceMode;
+/// let cs = mongopool::uri::parse("mongodb://db/?readPreference=secondaryPreferred")?;
+/// assert_eq!(cs.read_preference, Some(ReadPreferenceMode::SecondaryPreferred));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ReadPreferenceMode {
     /// Only the primary.
@@ -51,6 +70,11 @@ pub enum ReadPreferenceMode {
 
 impl ReadPreferenceMode {
     /// The option value as written in a connection string.
+    ///
+    /// ```
+    /// assert_eq!(mongopool::uri::ReadPreferenceMode::Nearest.as_str(), "nearest");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn as_str(self) -> &'static str {
         match self {
             ReadPreferenceMode::Primary => "primary",
@@ -75,6 +99,13 @@ impl ReadPreferenceMode {
 }
 
 /// The `w` option: how many acknowledgements a write waits for.
+///
+/// ```
+/// use mongopool::uri::Acknowledgment;
+/// assert_eq!(mongopool::uri::parse("mongodb://db/?w=majority")?.w, Some(Acknowledgment::Majority));
+/// assert_eq!(mongopool::uri::parse("mongodb://db/?w=2")?.w, Some(Acknowledgment::Nodes(2)));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Acknowledgment {
     /// A number of members (`w=0` means unacknowledged).
@@ -89,6 +120,13 @@ pub enum Acknowledgment {
 ///
 /// Parsing only validates the credential's shape; which mechanisms the handshake can perform
 /// is decided when connecting.
+///
+/// ```
+/// use mongopool::uri::AuthMechanism;
+/// assert_eq!(AuthMechanism::parse("SCRAM-SHA-256")?, AuthMechanism::ScramSha256);
+/// assert!(AuthMechanism::parse("SCRAM-MD5").is_err());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum AuthMechanism {
     /// `SCRAM-SHA-1`.
@@ -119,6 +157,11 @@ impl AuthMechanism {
     ];
 
     /// The mechanism's name as written in `authMechanism`.
+    ///
+    /// ```
+    /// assert_eq!(mongopool::uri::AuthMechanism::ScramSha1.as_str(), "SCRAM-SHA-1");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn as_str(self) -> &'static str {
         match self {
             AuthMechanism::ScramSha1 => "SCRAM-SHA-1",
@@ -137,6 +180,12 @@ impl AuthMechanism {
     /// use mongopool::uri::AuthMechanism;
     /// assert_eq!(AuthMechanism::parse("scram-sha-256").unwrap(), AuthMechanism::ScramSha256);
     /// assert!(AuthMechanism::parse("MONGODB-CR").is_err());
+    /// ```
+    ///
+    /// ```
+    /// use mongopool::uri::AuthMechanism;
+    /// assert_eq!(AuthMechanism::parse("PLAIN")?, AuthMechanism::Plain);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn parse(name: &str) -> Result<Self> {
         Self::ALL
