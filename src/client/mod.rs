@@ -75,9 +75,12 @@ impl Drop for Handle {
 impl Client {
     /// Creates a client and starts monitoring its seeds.
     ///
-    /// Errors: [`crate::ErrorKind::InvalidArgument`] for options connections cannot honour
-    /// yet, rather than connecting without them: TLS ("TLS (tls=true) is not supported yet")
-    /// and authentication ("authentication ... is not supported yet").
+    /// With a credential, every pooled connection authenticates (SCRAM-SHA-256 or SCRAM-SHA-1),
+    /// and all pools share one cache of derived SCRAM keys, so PBKDF2 runs once per credential
+    /// and server salt; server monitors never authenticate. With TLS options, pools and monitors
+    /// connect over TLS.
+    ///
+    /// Errors: [`crate::ErrorKind::InvalidArgument`] for invalid options.
     pub fn new(options: ClientOptions) -> Result<Client> {
         Self::builder(options).build()
     }
@@ -222,19 +225,8 @@ impl ClientBuilder {
     }
 }
 
-/// Options that connections cannot honour yet are refused rather than silently dropped: a
-/// client asked for TLS or authentication must not talk in clear or unauthenticated.
+/// Options that connections cannot honour yet are reported rather than silently dropped.
 fn refuse_unsupported(options: &ClientOptions) -> Result<()> {
-    if options.tls().is_some() {
-        return Err(Error::invalid_argument(
-            "TLS (tls=true) is not supported yet: connections would not be encrypted",
-        ));
-    }
-    if options.credential().is_some() {
-        return Err(Error::invalid_argument(
-            "authentication (a credential in the connection string or options) is not supported yet",
-        ));
-    }
     if options.compressors().is_some_and(|c| !c.is_empty()) {
         // Compression is negotiated, so going without it is what a server that supports none
         // of the compressors would do anyway.

@@ -28,13 +28,16 @@ use crate::address::ServerAddress;
 use crate::conn::HelloReply;
 use crate::error::{Error, ErrorKind, Result};
 use crate::events::CmapEvent;
-use crate::pool::{Pool, PoolState};
+use crate::auth::ScramCache;
+use crate::pool::{Pool, PoolState, TcpEstablisher};
 
 /// The `log` target of the client's topology messages (server checks, discovered hosts).
 pub const TOPOLOGY_LOG_TARGET: &str = "mongopool::topology";
 
 pub(crate) struct Topology {
     options: ClientOptions,
+    /// One SCRAM key cache for every pool of the client (auth.md "Caching credentials").
+    scram_cache: Arc<ScramCache>,
     state: Mutex<State>,
     /// Signalled after every change of a server's description, and on close.
     changed: Condvar,
@@ -64,6 +67,7 @@ impl Topology {
     pub(crate) fn start(options: ClientOptions, senders: Vec<Sender<CmapEvent>>) -> Result<Arc<Topology>> {
         let topology = Arc::new(Topology {
             options,
+            scram_cache: Arc::new(ScramCache::new()),
             state: Mutex::new(State {
                 closed: false,
                 servers: BTreeMap::new(),
@@ -94,7 +98,13 @@ impl Topology {
         if st.servers.contains_key(&address) {
             return Ok(());
         }
-        let mut builder = Pool::builder(address.clone()).options(self.options.pool_options().clone());
+        let establisher = TcpEstablisher::with_scram_cache(
+            self.options.pool_options().connection().clone(),
+            self.scram_cache.clone(),
+        );
+        let mut builder = Pool::builder(address.clone())
+            .options(self.options.pool_options().clone())
+            .establisher(Arc::new(establisher));
         for sender in &st.senders {
             builder = builder.event_sender(sender.clone());
         }

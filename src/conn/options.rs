@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use super::tls::TlsOptions;
+use crate::auth::Credential;
 use crate::error::{Error, Result};
 
 /// The default `connectTimeoutMS`.
@@ -35,6 +37,11 @@ pub struct ConnectionOptions {
     pub load_balanced: bool,
     /// A library wrapping mongopool, appended to the handshake's driver metadata.
     pub driver_info: Option<DriverInfo>,
+    /// TLS settings; `Some` turns TLS on.
+    pub tls: Option<TlsOptions>,
+    /// The credential every connection authenticates with after the hello (SCRAM-SHA-256 or
+    /// SCRAM-SHA-1); `None` means no authentication. `Debug` redacts the password.
+    pub credential: Option<Credential>,
 }
 
 impl Default for ConnectionOptions {
@@ -45,6 +52,8 @@ impl Default for ConnectionOptions {
             app_name: None,
             load_balanced: false,
             driver_info: None,
+            tls: None,
+            credential: None,
         }
     }
 }
@@ -72,6 +81,9 @@ impl ConnectionOptions {
         }
         if let Some(info) = &self.driver_info {
             info.validate()?;
+        }
+        if let Some(credential) = &self.credential {
+            credential.validate()?;
         }
         Ok(())
     }
