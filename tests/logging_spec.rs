@@ -232,6 +232,7 @@ impl Servers {
                     args: vec!["--standalone".into()],
                     storage_path: Some(storage.clone()),
                     tcp_ready_only: false,
+                    ..Default::default()
                 });
                 setup.admin(doc! { "createUser": AUTH_USER, "pwd": AUTH_PASSWORD, "roles": ["root"] });
                 drop(setup);
@@ -239,6 +240,7 @@ impl Servers {
                     args: vec!["--standalone".into(), "--auth".into()],
                     storage_path: Some(storage.clone()),
                     tcp_ready_only: true,
+                    ..Default::default()
                 });
                 (server, storage)
             })

@@ -1,6 +1,8 @@
 //! Shared test support: the SecantusDB harness and the scripted wire server.
 #![allow(dead_code)]
 
+pub mod certs;
+pub mod counting_proxy;
 pub mod detached;
 pub mod json;
 pub mod log_capture;
