@@ -1,5 +1,5 @@
-//! A TCP proxy in front of a server that records the name of every command the client sends
-//! (the first key of each OP_MSG body), to count round trips. Plain TCP only.
+//! A TCP proxy in front of a server that records every command the client sends (the OP_MSG
+//! body; its first key is the command name), to count round trips. Plain TCP only.
 //!
 //! One accept thread and two copy threads per connection; dropping the proxy stops accepting
 //! and shuts every socket down.
@@ -19,7 +19,7 @@ const MAX_PARSED: usize = 16 * 1024 * 1024;
 
 pub struct CountingProxy {
     address: ServerAddress,
-    commands: Arc<Mutex<Vec<String>>>,
+    commands: Arc<Mutex<Vec<Document>>>,
     stop: Arc<AtomicBool>,
     sockets: Arc<Mutex<Vec<TcpStream>>>,
     accept: Option<JoinHandle<()>>,
@@ -75,6 +75,14 @@ impl CountingProxy {
 
     /// The command names seen so far, in order.
     pub fn commands(&self) -> Vec<String> {
+        self.bodies()
+            .iter()
+            .filter_map(|d| d.keys().next().cloned())
+            .collect()
+    }
+
+    /// The command bodies seen so far, in order.
+    pub fn bodies(&self) -> Vec<Document> {
         self.commands.lock().unwrap().clone()
     }
 
@@ -103,7 +111,7 @@ impl Drop for CountingProxy {
 }
 
 /// Copies client-to-server frames, recording the command name of each OP_MSG.
-fn forward_requests(mut client: TcpStream, mut server: TcpStream, recorded: Arc<Mutex<Vec<String>>>) {
+fn forward_requests(mut client: TcpStream, mut server: TcpStream, recorded: Arc<Mutex<Vec<Document>>>) {
     loop {
         let mut header = [0u8; 16];
         if client.read_exact(&mut header).is_err() {
@@ -122,9 +130,7 @@ fn forward_requests(mut client: TcpStream, mut server: TcpStream, recorded: Arc<
         // OP_MSG: flagBits (4 bytes), then section kind 0 and the body document.
         if op == OP_MSG && body.len() > 5 && body[4] == 0 {
             if let Ok(doc) = Document::from_reader(&mut &body[5..]) {
-                if let Some(name) = doc.keys().next() {
-                    recorded.lock().unwrap().push(name.clone());
-                }
+                recorded.lock().unwrap().push(doc);
             }
         }
         if server.write_all(&header).and_then(|_| server.write_all(&body)).is_err() {
