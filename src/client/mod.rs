@@ -132,11 +132,9 @@ impl Client {
     pub fn check_out(&self) -> Result<PooledConnection> {
         let topology = self.topology();
         let pool = topology.select(self.options().server_selection_timeout())?;
-        let generation = pool.status().generation;
-        pool.check_out().inspect_err(|err| {
-            let reaction = app_errors::classify_check_out_error(err);
-            topology.application_error(pool.address(), generation, None, reaction, err);
-        })
+        // Establishment errors reach the topology through the pool's hook (topology.rs), before
+        // the pool reports them.
+        pool.check_out()
     }
 
     /// Reports an error that an operation on `conn` (a connection checked out of this client)

@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::Sender;
 use parking_lot::{Condvar, Mutex};
 
-use super::app_errors::Reaction;
+use super::app_errors::{self, Reaction};
 use super::monitor::{self, MonitorControl};
 use super::options::ClientOptions;
 use super::server::ServerType;
@@ -102,9 +102,21 @@ impl Topology {
             self.options.pool_options().connection().clone(),
             self.scram_cache.clone(),
         );
+        // A failed establishment is handled like a failed server check (SDAM error handling,
+        // auth.md "Authentication Handshake"), before the pool reports the check-out failure.
+        // Weak: the topology owns the pool, so the pool must not keep the topology alive.
+        let topology = Arc::downgrade(self);
+        let failed = address.clone();
+        let hook = move |err: &Error, generation: u32| {
+            if let Some(topology) = topology.upgrade() {
+                let reaction = app_errors::classify_check_out_error(err);
+                topology.application_error(&failed, generation, None, reaction, err);
+            }
+        };
         let mut builder = Pool::builder(address.clone())
             .options(self.options.pool_options().clone())
-            .establisher(Arc::new(establisher));
+            .establisher(Arc::new(establisher))
+            .on_establishment_error(Arc::new(hook));
         for sender in &st.senders {
             builder = builder.event_sender(sender.clone());
         }
