@@ -16,8 +16,7 @@ use crossbeam_channel::Receiver;
 use mongopool::auth::{AuthMechanism, Credential};
 use mongopool::events::{CmapEvent, ConnectionCheckOutFailedReason};
 use mongopool::{
-    Client, ClientOptions, Connection, ConnectionOptions, ErrorKind, Pool, PoolOptions, ServerAddress,
-    TcpEstablisher,
+    Client, ClientOptions, Connection, ConnectionOptions, ErrorKind, Pool, PoolOptions, ServerAddress, TcpEstablisher,
 };
 use support::counting_proxy::CountingProxy;
 use support::server::{ServerConfig, TestServer};
@@ -139,7 +138,9 @@ fn sha256_and_sha1_authenticate_through_pools_and_a_client() {
             TcpEstablisher::new(options(credential(user, mechanism))),
             2,
         );
-        let mut a = pool.check_out().unwrap_or_else(|e| panic!("{user:?} {mechanism:?}: {e}"));
+        let mut a = pool
+            .check_out()
+            .unwrap_or_else(|e| panic!("{user:?} {mechanism:?}: {e}"));
         let mut b = pool.check_out().unwrap();
         find(&mut a).unwrap_or_else(|e| panic!("{user:?} {mechanism:?}: {e}"));
         find(&mut b).unwrap();
@@ -197,7 +198,10 @@ fn a_wrong_password_fails_check_out_with_an_authentication_error_and_no_label() 
         server.address()
     );
     let (tx, rx) = crossbeam_channel::unbounded();
-    let client = Client::builder(ClientOptions::parse(&uri).unwrap()).event_sender(tx).build().unwrap();
+    let client = Client::builder(ClientOptions::parse(&uri).unwrap())
+        .event_sender(tx)
+        .build()
+        .unwrap();
     let err = client.check_out().unwrap_err();
     assert!(matches!(err.kind(), ErrorKind::Authentication { .. }), "{err:?}");
     assert_eq!(err.error_labels().count(), 0, "{err:?}");
@@ -244,7 +248,11 @@ fn a_pool_of_100_runs_pbkdf2_once() {
 }
 
 fn sasl_counts(proxy: &CountingProxy) -> (usize, usize, usize) {
-    (proxy.count("isMaster"), proxy.count("saslStart"), proxy.count("saslContinue"))
+    (
+        proxy.count("isMaster"),
+        proxy.count("saslStart"),
+        proxy.count("saslContinue"),
+    )
 }
 
 fn has_speculative(body: &Document) -> bool {
@@ -272,7 +280,11 @@ fn speculative_authentication_saves_a_round_trip_and_monitors_never_authenticate
     let without = sasl_counts(&proxy);
     proxy.clear();
     println!("round trips with speculative auth {with:?}, without {without:?} (isMaster, saslStart, saslContinue)");
-    assert_eq!(with, (1, 0, 1), "speculative authentication: hello and one saslContinue");
+    assert_eq!(
+        with,
+        (1, 0, 1),
+        "speculative authentication: hello and one saslContinue"
+    );
     assert_eq!(without, (1, 1, 1), "fallback: hello, saslStart, saslContinue");
 
     // A configured SCRAM-SHA-1 goes speculative too.

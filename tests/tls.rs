@@ -62,7 +62,10 @@ fn localhost(server: &TestServer) -> ServerAddress {
 }
 
 fn assert_tls_without_labels(err: &Error) {
-    assert!(matches!(err.kind(), ErrorKind::Tls { .. }), "expected a TLS error, got {err:?}");
+    assert!(
+        matches!(err.kind(), ErrorKind::Tls { .. }),
+        "expected a TLS error, got {err:?}"
+    );
     assert_eq!(err.error_labels().count(), 0, "{err:?}");
 }
 
@@ -73,7 +76,11 @@ fn pool_with(address: ServerAddress, options: ConnectionOptions, max: u32) -> (P
         .max_pool_size(max)
         .build()
         .unwrap();
-    let pool = Pool::builder(address).options(options).event_sender(tx).build().unwrap();
+    let pool = Pool::builder(address)
+        .options(options)
+        .event_sender(tx)
+        .build()
+        .unwrap();
     pool.ready().unwrap();
     (pool, rx)
 }
@@ -145,7 +152,10 @@ fn client_certificates_with_plain_and_encrypted_keys() {
     let err = Connection::connect(&localhost(&server), &connection_options(encrypted.clone())).unwrap_err();
     assert_tls_without_labels(&err);
     let text = format!("{err} {err:?} {encrypted:?}");
-    assert!(!text.contains("not-the-password") && !text.contains(CLIENT_KEY_PASSWORD), "{text}");
+    assert!(
+        !text.contains("not-the-password") && !text.contains(CLIENT_KEY_PASSWORD),
+        "{text}"
+    );
     // An encrypted key without a password is refused the same way.
     encrypted.certificate_key_file_password = None;
     assert_tls_without_labels(&Connection::connect(&localhost(&server), &connection_options(encrypted)).unwrap_err());
@@ -186,7 +196,11 @@ fn a_wrong_ca_fails_with_the_tls_kind_and_no_label_unless_invalid_certificates_a
         certs.other_ca.display()
     );
     let client = Client::with_uri(&uri).unwrap();
-    client.check_out().unwrap().run_command("admin", doc! { "ping": 1 }).unwrap();
+    client
+        .check_out()
+        .unwrap()
+        .run_command("admin", doc! { "ping": 1 })
+        .unwrap();
     client.close();
 }
 

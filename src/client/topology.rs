@@ -25,10 +25,10 @@ use super::monitor::{self, MonitorControl};
 use super::options::ClientOptions;
 use super::server::ServerType;
 use crate::address::ServerAddress;
+use crate::auth::ScramCache;
 use crate::conn::HelloReply;
 use crate::error::{Error, ErrorKind, Result};
 use crate::events::CmapEvent;
-use crate::auth::ScramCache;
 use crate::pool::{Pool, PoolState, TcpEstablisher};
 
 /// The `log` target of the client's topology messages (server checks, discovered hosts).

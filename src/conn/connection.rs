@@ -106,15 +106,13 @@ impl Connection {
             }
         }
         let stream = match tls {
-            Some(connector) => {
-                stream::start_tls(stream, address, connector, options.connect_timeout).map_err(|e| {
-                    if interrupter.is_interrupted() {
-                        interrupted(address)
-                    } else {
-                        backpressure(e)
-                    }
-                })?
-            }
+            Some(connector) => stream::start_tls(stream, address, connector, options.connect_timeout).map_err(|e| {
+                if interrupter.is_interrupted() {
+                    interrupted(address)
+                } else {
+                    backpressure(e)
+                }
+            })?,
             None => stream,
         };
         let mut conn = Connection::with_stream(address.clone(), stream, interrupter);

@@ -208,8 +208,10 @@ pub(crate) fn start_tls(
                 .map(|s| Stream::Tls(Box::new(s)))
                 .map_err(|e| e.with_address(address))
         }
-        _ => Err(Error::invalid_argument("TLS is supported over TCP only, not over a Unix domain socket")
-            .with_address(address)),
+        _ => Err(
+            Error::invalid_argument("TLS is supported over TCP only, not over a Unix domain socket")
+                .with_address(address),
+        ),
     }
 }
 

@@ -121,12 +121,8 @@ impl TlsOptions {
                 path.display()
             )));
         }
-        let key = key.ok_or_else(|| {
-            tls_error(format!(
-                "tlsCertificateKeyFile {} holds no private key",
-                path.display()
-            ))
-        })?;
+        let key =
+            key.ok_or_else(|| tls_error(format!("tlsCertificateKeyFile {} holds no private key", path.display())))?;
         Identity::from_pkcs8(certs.as_bytes(), key.as_bytes())
             .map_err(|e| tls_error(format!("tlsCertificateKeyFile {}: {e}", path.display())))
     }
@@ -142,8 +138,8 @@ impl TlsOptions {
         })?;
         let bad = |what: &str| tls_error(format!("tlsCertificateKeyFile {}: {what}", path.display()));
         let (_, der) = Document::from_pem(block).map_err(|_| bad("the encrypted key is not valid PEM"))?;
-        let info = EncryptedPrivateKeyInfo::try_from(der.as_bytes())
-            .map_err(|_| bad("the encrypted key is not PKCS#8"))?;
+        let info =
+            EncryptedPrivateKeyInfo::try_from(der.as_bytes()).map_err(|_| bad("the encrypted key is not PKCS#8"))?;
         // Deliberately vague: the error must not help guess the password.
         let plain = info
             .decrypt(password)
@@ -172,7 +168,9 @@ fn pem_blocks(text: &str) -> Vec<(&str, &str)> {
         let Some(label_end) = after.find("-----") else { break };
         let label = &after[..label_end];
         let end_marker = format!("-----END {label}-----");
-        let Some(end) = rest[start..].find(&end_marker) else { break };
+        let Some(end) = rest[start..].find(&end_marker) else {
+            break;
+        };
         let stop = start + end + end_marker.len();
         blocks.push((label, &rest[start..stop]));
         rest = &rest[stop..];
@@ -194,11 +192,9 @@ pub(crate) fn handshake(
     match connector.connect(host, tcp) {
         Ok(stream) => Ok(stream),
         // A blocking socket only "would block" when its timeout expired.
-        Err(HandshakeError::WouldBlock(_)) => Err(Error::from_io(
-            io::ErrorKind::TimedOut.into(),
-            "TLS handshake",
-            timeout,
-        )),
+        Err(HandshakeError::WouldBlock(_)) => {
+            Err(Error::from_io(io::ErrorKind::TimedOut.into(), "TLS handshake", timeout))
+        }
         Err(HandshakeError::Failure(e)) => Err(classify(e, timeout)),
     }
 }

@@ -5,8 +5,8 @@
 use std::sync::Arc;
 
 use crate::address::ServerAddress;
-use crate::conn::{Connection, ConnectionOptions, Interrupter};
 use crate::auth::ScramCache;
+use crate::conn::{Connection, ConnectionOptions, Interrupter};
 use crate::error::{Error, Result};
 
 /// Establishes connections for a pool: TCP/TLS, handshake, compression and authentication.

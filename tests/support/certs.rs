@@ -41,18 +41,39 @@ impl Certs {
         let p = |name: &str| dir.join(name);
         ca(&dir, "ca", "mongopool test CA");
         ca(&dir, "other-ca", "mongopool unrelated CA");
-        signed(&dir, "server", "localhost", "subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth");
-        signed(&dir, "wrong", "wrong.example.com", "subjectAltName=DNS:wrong.example.com\nextendedKeyUsage=serverAuth");
+        signed(
+            &dir,
+            "server",
+            "localhost",
+            "subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth",
+        );
+        signed(
+            &dir,
+            "wrong",
+            "wrong.example.com",
+            "subjectAltName=DNS:wrong.example.com\nextendedKeyUsage=serverAuth",
+        );
         signed(&dir, "client", "mongopool-client", "extendedKeyUsage=clientAuth");
         openssl(
             &dir,
             &[
-                "pkcs8", "-topk8", "-in", "client.key", "-out", "client-encrypted.key", "-v2", "aes-256-cbc",
-                "-passout", &format!("pass:{CLIENT_KEY_PASSWORD}"),
+                "pkcs8",
+                "-topk8",
+                "-in",
+                "client.key",
+                "-out",
+                "client-encrypted.key",
+                "-v2",
+                "aes-256-cbc",
+                "-passout",
+                &format!("pass:{CLIENT_KEY_PASSWORD}"),
             ],
         );
         concat(&p("client.pem"), &[&p("client.crt"), &p("client.key")]);
-        concat(&p("client-encrypted.pem"), &[&p("client.crt"), &p("client-encrypted.key")]);
+        concat(
+            &p("client-encrypted.pem"),
+            &[&p("client.crt"), &p("client-encrypted.key")],
+        );
         Certs {
             ca: p("ca.crt"),
             server_cert: p("server.crt"),
@@ -94,9 +115,25 @@ fn ca(dir: &Path, name: &str, cn: &str) {
     openssl(
         dir,
         &[
-            "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout",
-            &format!("{name}.key"), "-out", &format!("{name}.crt"), "-days", "2", "-subj", &format!("/CN={cn}"),
-            "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign",
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-keyout",
+            &format!("{name}.key"),
+            "-out",
+            &format!("{name}.crt"),
+            "-days",
+            "2",
+            "-subj",
+            &format!("/CN={cn}"),
+            "-addext",
+            "basicConstraints=critical,CA:TRUE",
+            "-addext",
+            "keyUsage=critical,keyCertSign,cRLSign",
         ],
     );
 }
@@ -105,8 +142,18 @@ fn signed(dir: &Path, name: &str, cn: &str, extensions: &str) {
     openssl(
         dir,
         &[
-            "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout",
-            &format!("{name}.key"), "-out", &format!("{name}.csr"), "-subj", &format!("/CN={cn}"),
+            "req",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-keyout",
+            &format!("{name}.key"),
+            "-out",
+            &format!("{name}.csr"),
+            "-subj",
+            &format!("/CN={cn}"),
         ],
     );
     let ext = dir.join(format!("{name}.ext"));
@@ -114,8 +161,21 @@ fn signed(dir: &Path, name: &str, cn: &str, extensions: &str) {
     openssl(
         dir,
         &[
-            "x509", "-req", "-in", &format!("{name}.csr"), "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial",
-            "-out", &format!("{name}.crt"), "-days", "2", "-extfile", &format!("{name}.ext"),
+            "x509",
+            "-req",
+            "-in",
+            &format!("{name}.csr"),
+            "-CA",
+            "ca.crt",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-out",
+            &format!("{name}.crt"),
+            "-days",
+            "2",
+            "-extfile",
+            &format!("{name}.ext"),
         ],
     );
 }

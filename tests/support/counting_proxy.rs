@@ -41,7 +41,9 @@ impl CountingProxy {
                     break;
                 }
                 let Ok(client) = client else { continue };
-                let Ok(server) = TcpStream::connect(&upstream) else { continue };
+                let Ok(server) = TcpStream::connect(&upstream) else {
+                    continue;
+                };
                 let _ = client.set_nodelay(true);
                 let _ = server.set_nodelay(true);
                 {
@@ -75,10 +77,7 @@ impl CountingProxy {
 
     /// The command names seen so far, in order.
     pub fn commands(&self) -> Vec<String> {
-        self.bodies()
-            .iter()
-            .filter_map(|d| d.keys().next().cloned())
-            .collect()
+        self.bodies().iter().filter_map(|d| d.keys().next().cloned()).collect()
     }
 
     /// The command bodies seen so far, in order.
