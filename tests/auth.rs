@@ -245,6 +245,34 @@ fn a_pool_of_100_runs_pbkdf2_once() {
     assert_eq!(pool.status().total, 100);
     assert_eq!(cache.derivations(), 1, "PBKDF2 ran more than once for one credential");
     pool.close();
+
+    // Through a client: its pools share one cache, so 20 connections derive the keys once.
+    let uri = format!(
+        "mongodb://{}:{}@{}/?directConnection=true&maxPoolSize=20&serverSelectionTimeoutMS=10000",
+        BOTH.0,
+        BOTH.1,
+        server.address()
+    );
+    let client = Client::with_uri(&uri).unwrap();
+    let first = client.check_out().unwrap();
+    let barrier = Arc::new(std::sync::Barrier::new(19));
+    let threads: Vec<_> = (0..19)
+        .map(|_| {
+            let (client, barrier) = (client.clone(), barrier.clone());
+            std::thread::spawn(move || {
+                let conn = client.check_out();
+                barrier.wait();
+                conn.map(|c| c.id())
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap().expect("authenticated check-out through the client");
+    }
+    drop(first);
+    assert_eq!(client.pool(server.address()).unwrap().status().total, 20);
+    assert_eq!(client.scram_cache().derivations(), 1);
+    client.close();
 }
 
 fn sasl_counts(proxy: &CountingProxy) -> (usize, usize, usize) {

@@ -219,21 +219,47 @@ fn a_wrong_hostname_fails_with_the_tls_kind_and_no_label_unless_allowed() {
     conn.run_command("admin", doc! { "ping": 1 }).unwrap();
 }
 
-/// A listener that accepts and then closes each connection at once, or holds it silent.
-fn rogue_listener(close: bool) -> (ServerAddress, std::thread::JoinHandle<()>) {
+/// A listener that accepts one connection and then closes it at once, or holds it silent
+/// until the client gives up; the thread returns the bytes it read (the ClientHello).
+fn rogue_listener(close: bool) -> (ServerAddress, std::thread::JoinHandle<Vec<u8>>) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let address = ServerAddress::tcp("127.0.0.1", listener.local_addr().unwrap().port());
     let handle = std::thread::spawn(move || {
         let (mut socket, _) = listener.accept().unwrap();
-        if close {
-            drop(socket);
-        } else {
-            // Read the ClientHello and answer nothing until the client gives up.
+        let mut seen = Vec::new();
+        if !close {
             let mut buf = [0u8; 4096];
-            while matches!(socket.read(&mut buf), Ok(n) if n > 0) {}
+            while let Ok(n @ 1..) = socket.read(&mut buf) {
+                seen.extend_from_slice(&buf[..n]);
+            }
         }
+        seen
     });
     (address, handle)
+}
+
+#[test]
+fn sni_is_sent_for_host_names_and_not_for_ip_literals() {
+    let certs = Certs::generate();
+    let options = ConnectionOptions {
+        connect_timeout: Some(Duration::from_millis(300)),
+        ..connection_options(tls_options(&certs.ca, None))
+    };
+    let (address, listener) = rogue_listener(false);
+    let by_name = ServerAddress::tcp("localhost", address.port().unwrap());
+    // "localhost" may resolve to ::1 first; the listener is on 127.0.0.1, which is tried next.
+    assert!(Connection::connect(&by_name, &options).unwrap_err().is_timeout());
+    let hello = listener.join().unwrap();
+    assert!(hello.windows(9).any(|w| w == b"localhost"), "no SNI in the ClientHello");
+
+    let (address, listener) = rogue_listener(false);
+    assert!(Connection::connect(&address, &options).unwrap_err().is_timeout());
+    let hello = listener.join().unwrap();
+    assert!(!hello.is_empty(), "no ClientHello");
+    assert!(
+        !hello.windows(9).any(|w| w == b"127.0.0.1"),
+        "SNI sent for an IP literal"
+    );
 }
 
 #[test]

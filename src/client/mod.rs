@@ -160,6 +160,18 @@ impl Client {
         self.topology().pool(address)
     }
 
+    /// The cache of derived SCRAM keys that every pool of this client shares; its
+    /// [`derivations`](crate::auth::ScramCache::derivations) count how often PBKDF2 ran.
+    ///
+    /// ```
+    /// let client = mongopool::Client::with_uri("mongodb://u:p@127.0.0.1:9/?serverSelectionTimeoutMS=100")?;
+    /// assert_eq!(client.scram_cache().derivations(), 0);
+    /// # Ok::<(), mongopool::Error>(())
+    /// ```
+    pub fn scram_cache(&self) -> &crate::auth::ScramCache {
+        self.topology().scram_cache()
+    }
+
     /// Every server the client knows: the seeds and the hosts discovered since.
     pub fn servers(&self) -> Vec<ServerAddress> {
         self.topology().addresses()

@@ -92,6 +92,10 @@ impl Topology {
         &self.options
     }
 
+    pub(crate) fn scram_cache(&self) -> &ScramCache {
+        &self.scram_cache
+    }
+
     /// Adds a server: a pool with the client's options (CMAP prose test 2: the same options for
     /// every pool) and, unless load balanced, a monitor thread.
     fn add_server(self: &Arc<Self>, st: &mut State, address: ServerAddress) -> Result<()> {

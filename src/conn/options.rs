@@ -109,3 +109,32 @@ impl DriverInfo {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_redacts_the_password_and_the_key_password() {
+        let opts = ConnectionOptions {
+            credential: Some(Credential::new("app", "hunter2")),
+            tls: Some(TlsOptions {
+                certificate_key_file_password: Some("swordfish".into()),
+                ..TlsOptions::default()
+            }),
+            ..ConnectionOptions::default()
+        };
+        let text = format!("{opts:?} {opts:#?}");
+        assert!(text.contains("app"), "{text}");
+        assert!(!text.contains("hunter2") && !text.contains("swordfish"), "{text}");
+    }
+
+    #[test]
+    fn an_invalid_credential_is_refused() {
+        let opts = ConnectionOptions {
+            credential: Some(Credential::new("", "p")),
+            ..ConnectionOptions::default()
+        };
+        assert!(opts.validate().is_err());
+    }
+}
