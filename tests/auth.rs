@@ -3,7 +3,9 @@
 //! through pools and a `Client`, a wrong password (Authentication kind,
 //! ConnectionCheckOutFailed(connectionError), no backpressure label), the salted-password cache
 //! (PBKDF2 once for a pool of 100), speculative authentication (round trips counted by a proxy)
-//! and monitors that never authenticate.
+//! and monitors that never authenticate. A scripted SCRAM server (tests/support/scram_server.rs)
+//! covers what SecantusDB does not do: ignoring speculativeAuthenticate, and a server signature
+//! that does not prove the server knows the password.
 
 mod support;
 
@@ -19,6 +21,7 @@ use mongopool::{
     Client, ClientOptions, Connection, ConnectionOptions, ErrorKind, Pool, PoolOptions, ServerAddress, TcpEstablisher,
 };
 use support::counting_proxy::CountingProxy;
+use support::scram_server::{self, ScramServer, ScramServerConfig};
 use support::server::{ServerConfig, TestServer};
 
 /// Both mechanisms stored.
@@ -353,4 +356,73 @@ fn speculative_authentication_saves_a_round_trip_and_monitors_never_authenticate
         .all(|b| !b.contains_key("saslSupportedMechs")));
     assert_eq!(proxy.count("saslStart"), 0);
     assert_eq!(proxy.count("saslContinue"), 1);
+}
+
+fn scripted(config: ScramServerConfig) -> ScramServer {
+    ScramServer::start(config)
+}
+
+fn scripted_options(password: &str, mechanism: Option<AuthMechanism>) -> ConnectionOptions {
+    ConnectionOptions {
+        connect_timeout: Some(Duration::from_secs(5)),
+        credential: Some(credential((scram_server::USER, password), mechanism)),
+        ..ConnectionOptions::default()
+    }
+}
+
+#[test]
+fn against_a_scripted_server_speculative_auth_saves_one_round_trip_and_falls_back_without_it() {
+    for mechanism in [None, Some(AuthMechanism::ScramSha256)] {
+        let honours = scripted(ScramServerConfig {
+            speculative: true,
+            ..ScramServerConfig::default()
+        });
+        Connection::connect(honours.address(), &scripted_options(scram_server::PASSWORD, mechanism))
+            .expect("speculative authentication");
+        assert_eq!(honours.commands(), ["isMaster", "saslContinue"]);
+
+        // The reply lacks speculativeAuthenticate: the conversation starts over normally.
+        let ignores = scripted(ScramServerConfig::default());
+        Connection::connect(ignores.address(), &scripted_options(scram_server::PASSWORD, mechanism))
+            .expect("authentication without the speculative reply");
+        assert_eq!(ignores.commands(), ["isMaster", "saslStart", "saslContinue"]);
+    }
+}
+
+#[test]
+fn a_server_that_cannot_prove_it_knows_the_password_is_rejected() {
+    for speculative in [true, false] {
+        let server = scripted(ScramServerConfig {
+            speculative,
+            bad_signature: true,
+        });
+        let err = Connection::connect(server.address(), &scripted_options(scram_server::PASSWORD, None)).unwrap_err();
+        assert!(matches!(err.kind(), ErrorKind::Authentication { .. }), "{err:?}");
+        assert_eq!(err.error_labels().count(), 0, "{err:?}");
+
+        // Through a pool: ConnectionCheckOutFailed(connectionError), nothing checked out.
+        let (pool, events) = pool_with(
+            server.address(),
+            TcpEstablisher::new(scripted_options(scram_server::PASSWORD, None)),
+            1,
+        );
+        let err = pool.check_out().unwrap_err();
+        assert!(matches!(err.kind(), ErrorKind::Authentication { .. }), "{err:?}");
+        let reasons: Vec<_> = events
+            .try_iter()
+            .filter_map(|e| match e {
+                CmapEvent::ConnectionCheckOutFailed(f) => Some(f.reason),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(reasons, [ConnectionCheckOutFailedReason::ConnectionError]);
+        pool.close();
+    }
+    // The same server with an honest signature is accepted (the rejection is the signature's).
+    let honest = scripted(ScramServerConfig::default());
+    Connection::connect(honest.address(), &scripted_options(scram_server::PASSWORD, None)).unwrap();
+    // And a wrong password is refused by the server: an authentication error, no label.
+    let err = Connection::connect(honest.address(), &scripted_options("wrong", None)).unwrap_err();
+    assert!(matches!(err.kind(), ErrorKind::Authentication { .. }), "{err:?}");
+    assert_eq!(err.error_labels().count(), 0);
 }
