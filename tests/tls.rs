@@ -115,7 +115,7 @@ fn a_tls_pool_checks_out_connections_and_runs_commands() {
 }
 
 #[test]
-fn a_client_connects_over_tls_from_a_uri() {
+fn a_client_connects_over_tls_from_a_uri_and_socket_timeouts_apply() {
     let certs = Certs::generate();
     let server = tls_server(&certs, false, false);
     let uri = format!(
@@ -128,6 +128,27 @@ fn a_client_connects_over_tls_from_a_uri() {
     conn.run_command("admin", doc! { "ping": 1 }).expect("ping");
     drop(conn);
     client.close();
+
+    // socketTimeoutMS applies to reads under TLS once the connection is established.
+    let options = ConnectionOptions {
+        socket_timeout: Some(Duration::from_millis(300)),
+        app_name: Some("tlsSocketTimeout".into()),
+        ..connection_options(tls_options(&certs.ca, None))
+    };
+    let mut conn = Connection::connect(&localhost(&server), &options).unwrap();
+    let _fp = server.fail_point(doc! {
+        "configureFailPoint": "failCommand", "mode": { "times": 1 },
+        "data": { "failCommands": ["ping"], "blockConnection": true, "blockTimeMS": 1500, "appName": "tlsSocketTimeout" },
+    });
+    let started = std::time::Instant::now();
+    let err = conn.run_command("admin", doc! { "ping": 1 }).unwrap_err();
+    assert!(err.is_timeout(), "{err:?}");
+    assert!(
+        started.elapsed() < Duration::from_millis(1200),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(conn.is_errored());
 }
 
 #[test]
