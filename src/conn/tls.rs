@@ -110,7 +110,15 @@ impl TlsOptions {
         for (label, block) in pem_blocks(text) {
             match label {
                 "CERTIFICATE" => certs.push_str(block),
-                "PRIVATE KEY" | "RSA PRIVATE KEY" | "EC PRIVATE KEY" => key = Some(block.to_owned().into()),
+                "PRIVATE KEY" => key = Some(block.to_owned().into()),
+                // native-tls takes PKCS#8 only; say how to convert rather than "not PKCS#8".
+                "RSA PRIVATE KEY" | "EC PRIVATE KEY" => {
+                    return Err(tls_error(format!(
+                        "tlsCertificateKeyFile {} holds a {label} (PKCS#1/SEC1) key; convert it to PKCS#8 \
+                         with `openssl pkcs8 -topk8`",
+                        path.display()
+                    )))
+                }
                 "ENCRYPTED PRIVATE KEY" => key = Some(self.decrypt_key(path, block)?),
                 _ => {}
             }
@@ -247,6 +255,42 @@ mod tests {
         let err = opts.connector().unwrap_err();
         assert!(matches!(err.kind(), ErrorKind::Tls { .. }), "{err}");
         assert_eq!(err.error_labels().count(), 0);
+    }
+
+    #[test]
+    fn a_key_file_without_a_usable_key_is_a_tls_error() {
+        let dir = std::env::temp_dir().join(format!("mongopool-tls-unit-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let cert = "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n";
+        for (name, text, expect) in [
+            (
+                "pkcs1.pem",
+                format!("{cert}-----BEGIN RSA PRIVATE KEY-----\nAAAA\n-----END RSA PRIVATE KEY-----\n"),
+                "PKCS#8",
+            ),
+            ("nokey.pem", cert.to_owned(), "no private key"),
+            (
+                "nocert.pem",
+                "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n".to_owned(),
+                "no certificate",
+            ),
+            (
+                "encrypted.pem",
+                format!("{cert}-----BEGIN ENCRYPTED PRIVATE KEY-----\nAAAA\n-----END ENCRYPTED PRIVATE KEY-----\n"),
+                "no tlsCertificateKeyFilePassword",
+            ),
+        ] {
+            let path = dir.join(name);
+            std::fs::write(&path, text).unwrap();
+            let opts = TlsOptions {
+                certificate_key_file: Some(path),
+                ..TlsOptions::default()
+            };
+            let err = opts.connector().unwrap_err();
+            assert!(matches!(err.kind(), ErrorKind::Tls { .. }), "{err}");
+            assert!(err.to_string().contains(expect), "{name}: {err}");
+        }
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]
