@@ -30,6 +30,9 @@ const BOTH: (&str, &str) = ("alice", "alice-password");
 const SHA1_ONLY: (&str, &str) = ("sha1user", "sha1-password");
 /// Only SCRAM-SHA-256 stored (SecantusDB's default).
 const SHA256_ONLY: (&str, &str) = ("sha256user", "sha256-password");
+/// Created with the password "IX"; logs in with "I\u{AD}X" (a soft hyphen, which SASLprep maps
+/// to nothing, RFC 4013), so only a client that SASLpreps SCRAM-SHA-256 passwords gets in.
+const SASLPREP: (&str, &str) = ("prepuser", "I\u{AD}X");
 
 const LABELS: [&str; 2] = ["SystemOverloadedError", "RetryableError"];
 
@@ -58,6 +61,7 @@ impl AuthServer {
             (BOTH, vec!["SCRAM-SHA-1", "SCRAM-SHA-256"]),
             (SHA1_ONLY, vec!["SCRAM-SHA-1"]),
             (SHA256_ONLY, vec!["SCRAM-SHA-256"]),
+            ((SASLPREP.0, "IX"), vec!["SCRAM-SHA-256"]),
         ] {
             server.admin(doc! {
                 "createUser": user, "pwd": pwd, "roles": [{ "role": "root", "db": "admin" }],
@@ -134,6 +138,8 @@ fn sha256_and_sha1_authenticate_through_pools_and_a_client() {
         (SHA1_ONLY, None),
         (SHA1_ONLY, Some(AuthMechanism::ScramSha1)),
         (SHA256_ONLY, None),
+        (SASLPREP, None),
+        (SASLPREP, Some(AuthMechanism::ScramSha256)),
     ];
     for (user, mechanism) in cases {
         let (pool, _events) = pool_with(
