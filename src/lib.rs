@@ -137,4 +137,6 @@ pub use client::{Client, ClientBuilder, ClientOptions, ClientOptionsBuilder, Ser
 pub use conn::{Connection, ConnectionOptions, DriverInfo, HelloReply, Interrupter};
 pub use error::{CommandError, Error, ErrorKind, InUseByPurpose, Result};
 pub use events::{CmapEvent, CmapEventHandler};
-pub use pool::{Establisher, PinnedTo, Pool, PoolBuilder, PoolOptions, PoolState, PoolStatus, PooledConnection};
+pub use pool::{
+    Establisher, PinnedTo, Pool, PoolBuilder, PoolOptions, PoolState, PoolStatus, PooledConnection, TcpEstablisher,
+};

@@ -35,8 +35,6 @@ enum Expected {
         index: usize,
         field: &'static str,
     },
-    /// Creating a client entity must fail with an error containing this text.
-    ClientRefused { contains: &'static str },
 }
 
 struct Exemption {
@@ -57,15 +55,6 @@ const EXEMPT: &[Exemption] = &[
         },
         reason: "the second check-out the case expects is the driver's endSessions at client close; \
                  mongopool has no sessions, so close() checks nothing out",
-    },
-    Exemption {
-        file: "connection-logging.json",
-        description: "Connection checkout fails due to error establishing connection",
-        expected: Expected::ClientRefused {
-            contains: "authentication (a credential in the connection string or options) is not supported yet",
-        },
-        reason: "the case needs authentication (runOnRequirements auth: true; the fail point is on \
-                 saslContinue); connections do not authenticate yet, so Client::new refuses the credential",
     },
     Exemption {
         file: "connection-pool-options.json",
@@ -180,9 +169,6 @@ fn logging_spec_suite() {
 fn check_exempt(file: &Value, test: &Value, servers: &mut Servers, exemption: &Exemption) -> Result<String, String> {
     let run = run_case(file, test, servers);
     match (&exemption.expected, run) {
-        (Expected::ClientRefused { contains }, Err(why)) if why.contains(contains) => Ok(why),
-        (Expected::ClientRefused { .. }, Err(why)) => Err(format!("exempted, but failed another way: {why}")),
-        (Expected::ClientRefused { .. }, Ok(_)) => Err("exempted as refused, but the client was created".into()),
         (_, Err(why)) => Err(format!("exempted for its log messages, but the run failed: {why}")),
         (adjust, Ok(run)) => match check_logs(test, &run, None) {
             Ok(()) => Err("exempted, but it passes: remove the exemption".into()),
@@ -232,13 +218,20 @@ impl Servers {
                     args: vec!["--standalone".into()],
                     storage_path: Some(storage.clone()),
                     tcp_ready_only: false,
+                    ..Default::default()
                 });
                 setup.admin(doc! { "createUser": AUTH_USER, "pwd": AUTH_PASSWORD, "roles": ["root"] });
                 drop(setup);
                 let server = TestServer::start_with(ServerConfig {
                     args: vec!["--standalone".into(), "--auth".into()],
                     storage_path: Some(storage.clone()),
-                    tcp_ready_only: true,
+                    // The harness's own connections (readiness, fail points) authenticate.
+                    connection: Some(ConnectionOptions {
+                        connect_timeout: Some(Duration::from_secs(5)),
+                        credential: Some(mongopool::auth::Credential::new(AUTH_USER, AUTH_PASSWORD)),
+                        ..ConnectionOptions::default()
+                    }),
+                    ..Default::default()
                 });
                 (server, storage)
             })
@@ -406,7 +399,8 @@ impl Runner<'_> {
 
     fn finish(&mut self) {
         for name in self.fail_points.drain(..) {
-            if let Ok(mut conn) = plain_connection(self.server.address()) {
+            // The server's own connection options: authenticated against an --auth server.
+            if let Ok(mut conn) = self.server.connect() {
                 let _ = conn.run_command("admin", doc! { "configureFailPoint": name, "mode": "off" });
             }
         }
@@ -529,7 +523,7 @@ impl Runner<'_> {
             .map_err(|_| OpError::Runner("failPoint without configureFailPoint".into()))?
             .to_owned();
         self.client(args["client"].as_str().unwrap_or(""))?;
-        let mut conn = plain_connection(self.server.address()).map_err(OpError::Runner)?;
+        let mut conn = self.server.connect().map_err(|e| OpError::Runner(e.to_string()))?;
         conn.run_command("admin", command)
             .map_err(|e| OpError::Runner(format!("configureFailPoint: {e}")))?;
         self.fail_points.push(name);

@@ -75,9 +75,12 @@ impl Drop for Handle {
 impl Client {
     /// Creates a client and starts monitoring its seeds.
     ///
-    /// Errors: [`crate::ErrorKind::InvalidArgument`] for options connections cannot honour
-    /// yet, rather than connecting without them: TLS ("TLS (tls=true) is not supported yet")
-    /// and authentication ("authentication ... is not supported yet").
+    /// With a credential, every pooled connection authenticates (SCRAM-SHA-256 or SCRAM-SHA-1),
+    /// and all pools share one cache of derived SCRAM keys, so PBKDF2 runs once per credential
+    /// and server salt; server monitors never authenticate. With TLS options, pools and monitors
+    /// connect over TLS.
+    ///
+    /// Errors: [`crate::ErrorKind::InvalidArgument`] for invalid options.
     pub fn new(options: ClientOptions) -> Result<Client> {
         Self::builder(options).build()
     }
@@ -148,11 +151,9 @@ impl Client {
     pub fn check_out(&self) -> Result<PooledConnection> {
         let topology = self.topology();
         let pool = topology.select(self.options().server_selection_timeout())?;
-        let generation = pool.status().generation;
-        pool.check_out().inspect_err(|err| {
-            let reaction = app_errors::classify_check_out_error(err);
-            topology.application_error(pool.address(), generation, None, reaction, err);
-        })
+        // Establishment errors reach the topology through the pool's hook (topology.rs), before
+        // the pool reports them.
+        pool.check_out()
     }
 
     /// Reports an error that an operation on `conn` (a connection checked out of this client)
@@ -194,6 +195,18 @@ impl Client {
     /// ```
     pub fn pool(&self, address: &ServerAddress) -> Option<Pool> {
         self.topology().pool(address)
+    }
+
+    /// The cache of derived SCRAM keys that every pool of this client shares; its
+    /// [`derivations`](crate::auth::ScramCache::derivations) count how often PBKDF2 ran.
+    ///
+    /// ```
+    /// let client = mongopool::Client::with_uri("mongodb://u:p@127.0.0.1:9/?serverSelectionTimeoutMS=100")?;
+    /// assert_eq!(client.scram_cache().derivations(), 0);
+    /// # Ok::<(), mongopool::Error>(())
+    /// ```
+    pub fn scram_cache(&self) -> &crate::auth::ScramCache {
+        self.topology().scram_cache()
     }
 
     /// Every server the client knows: the seeds and the hosts discovered since.
@@ -305,19 +318,8 @@ impl ClientBuilder {
     }
 }
 
-/// Options that connections cannot honour yet are refused rather than silently dropped: a
-/// client asked for TLS or authentication must not talk in clear or unauthenticated.
+/// Options that connections cannot honour yet are reported rather than silently dropped.
 fn refuse_unsupported(options: &ClientOptions) -> Result<()> {
-    if options.tls().is_some() {
-        return Err(Error::invalid_argument(
-            "TLS (tls=true) is not supported yet: connections would not be encrypted",
-        ));
-    }
-    if options.credential().is_some() {
-        return Err(Error::invalid_argument(
-            "authentication (a credential in the connection string or options) is not supported yet",
-        ));
-    }
     if options.compressors().is_some_and(|c| !c.is_empty()) {
         // Compression is negotiated, so going without it is what a server that supports none
         // of the compressors would do anyway.

@@ -123,11 +123,13 @@ impl MonitorControl {
 /// The options of the monitoring connection: those of the pool's connections, with the socket
 /// timeout set to connectTimeoutMS (server-monitoring.md: multi-threaded clients SHOULD set
 /// monitoring sockets' socketTimeoutMS to the connectTimeoutMS). Monitors never handshake as
-/// load balanced: there are no monitors in load-balanced mode.
+/// load balanced: there are no monitors in load-balanced mode. Monitors use TLS like the pool
+/// but never authenticate (server-monitoring.md: monitoring sockets MUST NOT authenticate).
 pub(crate) fn connection_options(pool_connection: &ConnectionOptions) -> ConnectionOptions {
     ConnectionOptions {
         socket_timeout: pool_connection.connect_timeout,
         load_balanced: false,
+        credential: None,
         ..pool_connection.clone()
     }
 }

@@ -6,10 +6,10 @@
 //! in [`ConnectionOptions`] and [`PoolOptions`].
 
 use std::fmt;
-use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::address::ServerAddress;
+pub use crate::conn::TlsOptions;
 use crate::conn::{ConnectionOptions, DEFAULT_CONNECT_TIMEOUT};
 use crate::error::{Error, Result};
 use crate::pool::PoolOptions;
@@ -25,48 +25,6 @@ pub const MIN_HEARTBEAT_FREQUENCY: Duration = Duration::from_millis(500);
 pub const DEFAULT_SERVER_SELECTION_TIMEOUT: Duration = Duration::from_secs(30);
 /// The `log` target of connection string warnings.
 pub const URI_LOG_TARGET: &str = "mongopool::uri";
-
-/// TLS settings from the `tls*` options. A [`ClientOptions`] with TLS settings is refused by
-/// [`crate::Client::new`] until connections support TLS.
-///
-/// `Debug` shows the key file password as `"***"`.
-#[derive(Clone, Default, PartialEq, Eq)]
-pub struct TlsOptions {
-    /// `tlsCAFile`: the certificate authorities to trust instead of the system's.
-    pub ca_file: Option<PathBuf>,
-    /// `tlsCertificateKeyFile`: the client certificate and key.
-    pub certificate_key_file: Option<PathBuf>,
-    /// `tlsCertificateKeyFilePassword`: the key's password.
-    pub certificate_key_file_password: Option<String>,
-    /// `tlsAllowInvalidCertificates` (or `tlsInsecure`).
-    pub allow_invalid_certificates: bool,
-    /// `tlsAllowInvalidHostnames` (or `tlsInsecure`).
-    pub allow_invalid_hostnames: bool,
-    /// `tlsDisableOCSPEndpointCheck` (or `tlsInsecure`).
-    pub disable_ocsp_endpoint_check: bool,
-    /// `tlsDisableCertificateRevocationCheck`.
-    pub disable_certificate_revocation_check: bool,
-}
-
-impl fmt::Debug for TlsOptions {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("TlsOptions")
-            .field("ca_file", &self.ca_file)
-            .field("certificate_key_file", &self.certificate_key_file)
-            .field(
-                "certificate_key_file_password",
-                &self.certificate_key_file_password.as_ref().map(|_| "***"),
-            )
-            .field("allow_invalid_certificates", &self.allow_invalid_certificates)
-            .field("allow_invalid_hostnames", &self.allow_invalid_hostnames)
-            .field("disable_ocsp_endpoint_check", &self.disable_ocsp_endpoint_check)
-            .field(
-                "disable_certificate_revocation_check",
-                &self.disable_certificate_revocation_check,
-            )
-            .finish()
-    }
-}
 
 /// Everything a [`crate::Client`] needs: the seed list, the options every pool gets (CMAP
 /// prose tests 1 and 2: all pools of a client share the same options), monitoring and
@@ -184,13 +142,12 @@ impl ClientOptions {
         self.pool.connection().app_name.as_deref()
     }
 
-    /// The credential (not supported by connections yet: [`crate::Client::new`] refuses it).
+    /// The credential every pooled connection authenticates with.
     pub fn credential(&self) -> Option<&Credential> {
         self.credential.as_ref()
     }
 
-    /// The TLS settings; `Some` means TLS is on (not supported by connections yet:
-    /// [`crate::Client::new`] refuses it).
+    /// The TLS settings; `Some` means TLS is on.
     pub fn tls(&self) -> Option<&TlsOptions> {
         self.tls.as_ref()
     }
@@ -362,9 +319,43 @@ impl ClientOptionsBuilder {
         // Connections handshake differently to a load balancer (load-balancers.md).
         let load_balanced = self.options.load_balanced;
         self.options.pool.connection_mut().load_balanced = load_balanced;
+        // What every connection of every pool uses to secure itself (monitors drop the
+        // credential: they never authenticate).
+        let credential = self.options.credential.as_ref().map(scram_credential).transpose()?;
+        let tls = self.options.tls.clone();
+        let connection = self.options.pool.connection_mut();
+        connection.credential = credential;
+        connection.tls = tls;
         self.options.validate()?;
         Ok(self.options)
     }
+}
+
+/// The SCRAM credential connections authenticate with, from the URI's credential: a user name
+/// and password are required, and only the SCRAM mechanisms are implemented.
+fn scram_credential(c: &Credential) -> Result<crate::auth::Credential> {
+    use crate::uri::AuthMechanism as Uri;
+    let mechanism = match c.mechanism {
+        None => None,
+        Some(Uri::ScramSha1) => Some(crate::auth::AuthMechanism::ScramSha1),
+        Some(Uri::ScramSha256) => Some(crate::auth::AuthMechanism::ScramSha256),
+        Some(other) => {
+            return Err(Error::invalid_argument(format!(
+                "authentication mechanism {other} is not supported by mongopool (supported: SCRAM-SHA-1, SCRAM-SHA-256)"
+            )))
+        }
+    };
+    let username = c
+        .username
+        .clone()
+        .ok_or_else(|| Error::invalid_argument("SCRAM authentication requires a username"))?;
+    let password = c
+        .password
+        .clone()
+        .ok_or_else(|| Error::invalid_argument("SCRAM authentication requires a password"))?;
+    let mut credential = crate::auth::Credential::new(username, password).with_source(c.source.clone());
+    credential.mechanism = mechanism;
+    Ok(credential)
 }
 
 /// A zero `...TimeoutMS` from a URI means "no limit" (uri-options.md), which the options

@@ -20,21 +20,24 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::Sender;
 use parking_lot::{Condvar, Mutex};
 
-use super::app_errors::Reaction;
+use super::app_errors::{self, Reaction};
 use super::monitor::{self, MonitorControl};
 use super::options::ClientOptions;
 use super::server::ServerType;
 use crate::address::ServerAddress;
+use crate::auth::ScramCache;
 use crate::conn::HelloReply;
 use crate::error::{Error, ErrorKind, Result};
 use crate::events::CmapEvent;
-use crate::pool::{Pool, PoolState};
+use crate::pool::{Pool, PoolState, TcpEstablisher};
 
 /// The `log` target of the client's topology messages (server checks, discovered hosts).
 pub const TOPOLOGY_LOG_TARGET: &str = "mongopool::topology";
 
 pub(crate) struct Topology {
     options: ClientOptions,
+    /// One SCRAM key cache for every pool of the client (auth.md "Caching credentials").
+    scram_cache: Arc<ScramCache>,
     state: Mutex<State>,
     /// Signalled after every change of a server's description, and on close.
     changed: Condvar,
@@ -64,6 +67,7 @@ impl Topology {
     pub(crate) fn start(options: ClientOptions, senders: Vec<Sender<CmapEvent>>) -> Result<Arc<Topology>> {
         let topology = Arc::new(Topology {
             options,
+            scram_cache: Arc::new(ScramCache::new()),
             state: Mutex::new(State {
                 closed: false,
                 servers: BTreeMap::new(),
@@ -88,13 +92,35 @@ impl Topology {
         &self.options
     }
 
+    pub(crate) fn scram_cache(&self) -> &ScramCache {
+        &self.scram_cache
+    }
+
     /// Adds a server: a pool with the client's options (CMAP prose test 2: the same options for
     /// every pool) and, unless load balanced, a monitor thread.
     fn add_server(self: &Arc<Self>, st: &mut State, address: ServerAddress) -> Result<()> {
         if st.servers.contains_key(&address) {
             return Ok(());
         }
-        let mut builder = Pool::builder(address.clone()).options(self.options.pool_options().clone());
+        let establisher = TcpEstablisher::with_scram_cache(
+            self.options.pool_options().connection().clone(),
+            self.scram_cache.clone(),
+        );
+        // A failed establishment is handled like a failed server check (SDAM error handling,
+        // auth.md "Authentication Handshake"), before the pool reports the check-out failure.
+        // Weak: the topology owns the pool, so the pool must not keep the topology alive.
+        let topology = Arc::downgrade(self);
+        let failed = address.clone();
+        let hook = move |err: &Error, generation: u32| {
+            if let Some(topology) = topology.upgrade() {
+                let reaction = app_errors::classify_check_out_error(err);
+                topology.application_error(&failed, generation, None, reaction, err);
+            }
+        };
+        let mut builder = Pool::builder(address.clone())
+            .options(self.options.pool_options().clone())
+            .establisher(Arc::new(establisher))
+            .on_establishment_error(Arc::new(hook));
         for sender in &st.senders {
             builder = builder.event_sender(sender.clone());
         }

@@ -11,6 +11,7 @@ use super::handshake::{as_i64, client_metadata, hello_command, HelloReply};
 use super::options::ConnectionOptions;
 use super::stream::{self, Interrupter, Stream};
 use crate::address::ServerAddress;
+use crate::auth::{CommandRunner, ScramCache};
 use crate::error::{CommandError, Error, ErrorKind, Result, RETRYABLE_ERROR, SYSTEM_OVERLOADED_ERROR};
 use crate::wire::{next_request_id, read_frame, OpCode, OpMsg, DEFAULT_MAX_MESSAGE_SIZE};
 
@@ -44,9 +45,13 @@ pub struct Connection {
 impl Connection {
     /// Opens a socket to `address` and performs the MongoDB handshake.
     ///
-    /// Network errors and timeouts during the TCP connect and the hello carry the
-    /// `SystemOverloadedError` and `RetryableError` labels (CMAP "Backpressure-enabled"); DNS
-    /// failures do not.
+    /// With [`ConnectionOptions::tls`] the connection is TLS; with
+    /// [`ConnectionOptions::credential`] it authenticates after the hello.
+    ///
+    /// Network errors and timeouts during the TCP connect, the TLS handshake and the hello
+    /// carry the `SystemOverloadedError` and `RetryableError` labels (CMAP
+    /// "Backpressure-enabled"); DNS failures, certificate and host name failures
+    /// ([`ErrorKind::Tls`]) and authentication failures ([`ErrorKind::Authentication`]) do not.
     ///
     /// ```no_run
     /// use mongopool::{Connection, ConnectionOptions};
@@ -69,30 +74,68 @@ impl Connection {
 
     /// Like [`Connection::connect`], with an interrupter that another thread may use to abort
     /// the establishment or any later command.
+    ///
+    /// With [`ConnectionOptions::tls`], the TLS configuration is built for this one call, and
+    /// with [`ConnectionOptions::credential`] a fresh SCRAM key cache is used, so PBKDF2 runs
+    /// every time; a pool's [`crate::TcpEstablisher`] shares both across its connections.
     pub fn establish(
         address: &ServerAddress,
         options: &ConnectionOptions,
         interrupter: Arc<Interrupter>,
     ) -> Result<Connection> {
+        let tls = options.tls.as_ref().map(|t| t.connector()).transpose()?;
+        Self::establish_with(address, options, interrupter, tls.as_ref(), &ScramCache::new())
+    }
+
+    /// The establishment steps (cmap.md "Establishing a Connection"): TCP connect, TLS, the
+    /// hello (with the speculative authentication fields), then authentication.
+    ///
+    /// Backpressure labels (cmap.md "Backpressure-enabled"): network errors and timeouts of the
+    /// TCP connect, the TLS handshake and the hello get `SystemOverloadedError` and
+    /// `RetryableError`; DNS, certificate and host name failures and anything in the
+    /// authentication step after the hello get none.
+    pub(crate) fn establish_with(
+        address: &ServerAddress,
+        options: &ConnectionOptions,
+        interrupter: Arc<Interrupter>,
+        tls: Option<&native_tls::TlsConnector>,
+        scram_cache: &ScramCache,
+    ) -> Result<Connection> {
         options.validate()?;
         let metadata = client_metadata(options)?;
         let stream = stream::connect(address, options.connect_timeout).map_err(backpressure)?;
-        let mut conn = Connection::with_stream(address.clone(), stream, interrupter);
-        conn.socket_timeout = options.connect_timeout;
-        let handle = conn
-            .stream
-            .get_ref()
+        // Armed on the TCP socket before TLS, so an interrupt also aborts the TLS handshake.
+        let handle = stream
             .shutdown_handle()
             .map_err(|e| Error::from_io(e, "connect", None).with_address(address))?;
         if let Some(handle) = handle {
-            if !conn.interrupter.arm(handle) {
-                return Err(conn.interrupted_error());
+            if !interrupter.arm(handle) {
+                return Err(interrupted(address));
             }
         }
+        let stream = match tls {
+            Some(connector) => stream::start_tls(stream, address, connector, options.connect_timeout).map_err(|e| {
+                if interrupter.is_interrupted() {
+                    interrupted(address)
+                } else {
+                    backpressure(e)
+                }
+            })?,
+            None => stream,
+        };
+        let mut conn = Connection::with_stream(address.clone(), stream, interrupter);
+        conn.socket_timeout = options.connect_timeout;
         conn.apply_socket_timeout().map_err(backpressure)?;
-        let hello = conn
-            .run_command("admin", hello_command(options, &metadata))
-            .map_err(backpressure)?;
+        let mut command = hello_command(options, &metadata);
+        let speculative = match &options.credential {
+            Some(credential) => {
+                let fields = credential.handshake_fields()?;
+                fields.append_to(&mut command);
+                Some(fields.speculative)
+            }
+            None => None,
+        };
+        let hello = conn.run_command("admin", command).map_err(backpressure)?;
         let hello = HelloReply::from_document(hello).map_err(|e| e.with_address(address))?;
         if options.load_balanced && hello.service_id.is_none() {
             // load-balancers.md "Connection Establishment": a MUST, with this message.
@@ -100,6 +143,15 @@ impl Connection {
         }
         conn.max_message_size = hello.max_message_size_bytes;
         conn.service_id = hello.service_id;
+        if let Some(credential) = &options.credential {
+            // auth.md "Authentication Handshake": an arbiter cannot authenticate. No
+            // backpressure labels from here on (cmap.md: not during an authentication step).
+            let arbiter = matches!(hello.raw.get("arbiterOnly"), Some(Bson::Boolean(true)));
+            if !arbiter {
+                crate::auth::authenticate(&mut conn, credential, &hello.raw, speculative, scram_cache)
+                    .map_err(|e| e.with_address(address))?;
+            }
+        }
         conn.hello = Some(hello);
         conn.socket_timeout = options.socket_timeout;
         conn.apply_socket_timeout()?;
@@ -228,9 +280,7 @@ impl Connection {
     }
 
     fn interrupted_error(&self) -> Error {
-        Error::new(ErrorKind::ConnectionInterrupted)
-            .with_address(&self.address)
-            .with_label(RETRYABLE_ERROR)
+        interrupted(&self.address)
     }
 
     /// The pool-assigned id (CMAP `connectionId`), 0 for a connection outside a pool.
@@ -348,6 +398,19 @@ impl Connection {
     pub(crate) fn set_pool_identity(&mut self, id: u64, generation: u32) {
         self.id = id;
         self.generation = generation;
+    }
+}
+
+/// The error of a connection the pool interrupted (retryable).
+fn interrupted(address: &ServerAddress) -> Error {
+    Error::new(ErrorKind::ConnectionInterrupted)
+        .with_address(address)
+        .with_label(RETRYABLE_ERROR)
+}
+
+impl CommandRunner for Connection {
+    fn run_command(&mut self, db: &str, command: Document) -> Result<Document> {
+        Connection::run_command(self, db, command)
     }
 }
 

@@ -4,6 +4,7 @@ mod connection;
 mod handshake;
 mod options;
 mod stream;
+mod tls;
 
 pub use connection::Connection;
 pub use handshake::{
@@ -11,3 +12,4 @@ pub use handshake::{
 };
 pub use options::{ConnectionOptions, DriverInfo, DEFAULT_CONNECT_TIMEOUT, MAX_APP_NAME_BYTES};
 pub use stream::Interrupter;
+pub use tls::TlsOptions;

@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use super::tls::TlsOptions;
+use crate::auth::Credential;
 use crate::error::{Error, Result};
 
 /// The default `connectTimeoutMS`.
@@ -35,6 +37,11 @@ pub struct ConnectionOptions {
     pub load_balanced: bool,
     /// A library wrapping mongopool, appended to the handshake's driver metadata.
     pub driver_info: Option<DriverInfo>,
+    /// TLS settings; `Some` turns TLS on.
+    pub tls: Option<TlsOptions>,
+    /// The credential every connection authenticates with after the hello (SCRAM-SHA-256 or
+    /// SCRAM-SHA-1); `None` means no authentication. `Debug` redacts the password.
+    pub credential: Option<Credential>,
 }
 
 impl Default for ConnectionOptions {
@@ -45,6 +52,8 @@ impl Default for ConnectionOptions {
             app_name: None,
             load_balanced: false,
             driver_info: None,
+            tls: None,
+            credential: None,
         }
     }
 }
@@ -73,6 +82,9 @@ impl ConnectionOptions {
         if let Some(info) = &self.driver_info {
             info.validate()?;
         }
+        if let Some(credential) = &self.credential {
+            credential.validate()?;
+        }
         Ok(())
     }
 }
@@ -95,5 +107,34 @@ impl DriverInfo {
             return Err(Error::invalid_argument("driver info fields must not contain '|'"));
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_redacts_the_password_and_the_key_password() {
+        let opts = ConnectionOptions {
+            credential: Some(Credential::new("app", "hunter2")),
+            tls: Some(TlsOptions {
+                certificate_key_file_password: Some("swordfish".into()),
+                ..TlsOptions::default()
+            }),
+            ..ConnectionOptions::default()
+        };
+        let text = format!("{opts:?} {opts:#?}");
+        assert!(text.contains("app"), "{text}");
+        assert!(!text.contains("hunter2") && !text.contains("swordfish"), "{text}");
+    }
+
+    #[test]
+    fn an_invalid_credential_is_refused() {
+        let opts = ConnectionOptions {
+            credential: Some(Credential::new("", "p")),
+            ..ConnectionOptions::default()
+        };
+        assert!(opts.validate().is_err());
     }
 }

@@ -1,12 +1,13 @@
 //! Opening sockets: TCP through socket2 (every resolved address in order, connect timeout,
-//! TCP_NODELAY, keepalive) and Unix domain sockets; and the handle that interrupts a socket from
-//! another thread.
+//! TCP_NODELAY, keepalive), TLS over TCP, and Unix domain sockets; and the handle that
+//! interrupts a socket from another thread.
 
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream, ToSocketAddrs};
 use std::os::unix::net::UnixStream;
 use std::time::Duration;
 
+use native_tls::TlsStream;
 use parking_lot::Mutex;
 use socket2::{Domain, Protocol, SockAddr, Socket, TcpKeepalive, Type};
 
@@ -20,6 +21,8 @@ const KEEPALIVE_TIME: Duration = Duration::from_secs(120);
 /// The byte stream under a connection.
 pub(crate) enum Stream {
     Tcp(TcpStream),
+    /// TLS over TCP (boxed: the TLS state is large).
+    Tls(Box<TlsStream<TcpStream>>),
     Unix(UnixStream),
     /// No socket: used by connections made for tests and benchmarks. Every read and write
     /// fails with `NotConnected`.
@@ -31,6 +34,7 @@ impl Stream {
     pub(crate) fn shutdown_handle(&self) -> io::Result<Option<ShutdownHandle>> {
         Ok(match self {
             Stream::Tcp(s) => Some(ShutdownHandle::Tcp(s.try_clone()?)),
+            Stream::Tls(s) => Some(ShutdownHandle::Tcp(s.get_ref().try_clone()?)),
             Stream::Unix(s) => Some(ShutdownHandle::Unix(s.try_clone()?)),
             Stream::Detached => None,
         })
@@ -41,6 +45,10 @@ impl Stream {
             Stream::Tcp(s) => {
                 s.set_read_timeout(timeout)?;
                 s.set_write_timeout(timeout)
+            }
+            Stream::Tls(s) => {
+                s.get_ref().set_read_timeout(timeout)?;
+                s.get_ref().set_write_timeout(timeout)
             }
             Stream::Unix(s) => {
                 s.set_read_timeout(timeout)?;
@@ -55,6 +63,7 @@ impl Read for Stream {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         match self {
             Stream::Tcp(s) => s.read(buf),
+            Stream::Tls(s) => s.read(buf),
             Stream::Unix(s) => s.read(buf),
             Stream::Detached => Err(io::ErrorKind::NotConnected.into()),
         }
@@ -65,6 +74,7 @@ impl Write for Stream {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         match self {
             Stream::Tcp(s) => s.write(buf),
+            Stream::Tls(s) => s.write(buf),
             Stream::Unix(s) => s.write(buf),
             Stream::Detached => Err(io::ErrorKind::NotConnected.into()),
         }
@@ -73,6 +83,7 @@ impl Write for Stream {
     fn flush(&mut self) -> io::Result<()> {
         match self {
             Stream::Tcp(s) => s.flush(),
+            Stream::Tls(s) => s.flush(),
             Stream::Unix(s) => s.flush(),
             Stream::Detached => Ok(()),
         }
@@ -198,6 +209,30 @@ pub(crate) fn connect(address: &ServerAddress, connect_timeout: Option<Duration>
             let err = last.unwrap_or_else(|| io::Error::from(io::ErrorKind::NotConnected));
             Err(Error::from_io(err, "connect", connect_timeout).with_address(address))
         }
+    }
+}
+
+/// Runs the TLS handshake over a freshly connected TCP socket, within `timeout`
+/// (connectTimeoutMS). TLS over a Unix domain socket is refused.
+pub(crate) fn start_tls(
+    stream: Stream,
+    address: &ServerAddress,
+    connector: &native_tls::TlsConnector,
+    timeout: Option<Duration>,
+) -> Result<Stream> {
+    match (stream, address) {
+        (Stream::Tcp(tcp), ServerAddress::Tcp { host, .. }) => {
+            tcp.set_read_timeout(timeout)
+                .and_then(|_| tcp.set_write_timeout(timeout))
+                .map_err(|e| Error::from_io(e, "configure socket", timeout).with_address(address))?;
+            super::tls::handshake(connector, host, tcp, timeout)
+                .map(|s| Stream::Tls(Box::new(s)))
+                .map_err(|e| e.with_address(address))
+        }
+        _ => Err(
+            Error::invalid_argument("TLS is supported over TCP only, not over a Unix domain socket")
+                .with_address(address),
+        ),
     }
 }
 

@@ -5,8 +5,9 @@
 use std::sync::Arc;
 
 use crate::address::ServerAddress;
+use crate::auth::ScramCache;
 use crate::conn::{Connection, ConnectionOptions, Interrupter};
-use crate::error::Result;
+use crate::error::{Error, Result};
 
 /// Establishes connections for a pool: TCP/TLS, handshake, compression and authentication.
 ///
@@ -40,6 +41,10 @@ pub trait Establisher: Send + Sync + 'static {
 
 /// The default establisher: a real connection with the given options.
 ///
+/// One establisher serves a whole pool (or, in a [`crate::Client`], every pool): it builds the
+/// TLS configuration once and keeps one SCRAM key cache, so a pool of 100 authenticated
+/// connections runs PBKDF2 once, not 100 times (auth.md "Caching credentials in SCRAM").
+///
 /// ```no_run
 /// use std::sync::Arc;
 /// use mongopool::pool::TcpEstablisher;
@@ -49,13 +54,17 @@ pub trait Establisher: Send + Sync + 'static {
 /// let pool = Pool::with_establisher("localhost:27017".parse()?, PoolOptions::default(), establisher)?;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct TcpEstablisher {
     options: ConnectionOptions,
+    /// The connector built from `options.tls`, or why it could not be built (reported by every
+    /// establishment, as a TLS error).
+    tls: Option<std::result::Result<native_tls::TlsConnector, Error>>,
+    scram_cache: Arc<ScramCache>,
 }
 
 impl TcpEstablisher {
-    /// An establisher that opens connections with `options`.
+    /// An establisher that opens connections with `options` and its own SCRAM key cache.
     ///
     /// ```
     /// use std::time::Duration;
@@ -68,12 +77,50 @@ impl TcpEstablisher {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn new(options: ConnectionOptions) -> Self {
-        TcpEstablisher { options }
+        Self::with_scram_cache(options, Arc::new(ScramCache::new()))
+    }
+
+    /// An establisher sharing `cache` with others, e.g. the pools of one client.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use mongopool::{auth::ScramCache, ConnectionOptions, TcpEstablisher};
+    /// let cache = Arc::new(ScramCache::new());
+    /// let a = TcpEstablisher::with_scram_cache(ConnectionOptions::default(), cache.clone());
+    /// let b = TcpEstablisher::with_scram_cache(ConnectionOptions::default(), cache.clone());
+    /// assert!(Arc::ptr_eq(a.scram_cache(), b.scram_cache()));
+    /// ```
+    pub fn with_scram_cache(options: ConnectionOptions, cache: Arc<ScramCache>) -> Self {
+        let tls = options.tls.as_ref().map(|t| t.connector());
+        TcpEstablisher {
+            options,
+            tls,
+            scram_cache: cache,
+        }
+    }
+
+    /// The SCRAM key cache the connections share.
+    pub fn scram_cache(&self) -> &Arc<ScramCache> {
+        &self.scram_cache
+    }
+}
+
+impl std::fmt::Debug for TcpEstablisher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TcpEstablisher")
+            .field("options", &self.options)
+            .field("scram_cache", &self.scram_cache)
+            .finish()
     }
 }
 
 impl Establisher for TcpEstablisher {
     fn establish(&self, address: &ServerAddress, interrupter: Arc<Interrupter>) -> Result<Connection> {
-        Connection::establish(address, &self.options, interrupter)
+        let tls = match &self.tls {
+            Some(Ok(connector)) => Some(connector),
+            Some(Err(err)) => return Err(err.clone().with_address(address)),
+            None => None,
+        };
+        Connection::establish_with(address, &self.options, interrupter, tls, &self.scram_cache)
     }
 }

@@ -121,6 +121,9 @@ pub(crate) struct Shared {
     pub(crate) address: ServerAddress,
     pub(crate) options: PoolOptions,
     pub(crate) establisher: Arc<dyn Establisher>,
+    /// Told of a check-out's establishment error before the pool reports it (see
+    /// [`EstablishmentErrorHook`]).
+    on_establishment_error: Option<EstablishmentErrorHook>,
     /// The one mutex: see [`state`] for what it guards and the invariants it keeps.
     pub(crate) state: Mutex<State>,
     /// The background thread sleeps here; signalled with `bg_wake` set (or on close).
@@ -194,6 +197,7 @@ impl Pool {
             address,
             options: PoolOptions::default(),
             establisher: None,
+            on_establishment_error: None,
             senders: Vec::new(),
             handlers: Vec::new(),
             #[cfg(test)]
@@ -624,6 +628,13 @@ impl Pool {
     }
 }
 
+/// What a client does with an error establishing a connection for a check-out, given the
+/// generation the connection was created in. It runs without the pool's lock and before the
+/// pool emits ConnectionClosed and ConnectionCheckOutFailed, so a clear it triggers (SDAM error
+/// handling; auth.md "Authentication Handshake") comes first in the event stream, as the CMAP
+/// logging tests expect.
+pub(crate) type EstablishmentErrorHook = Arc<dyn Fn(&Error, u32) + Send + Sync>;
+
 /// Builds a [`Pool`] (see [`Pool::builder`]).
 ///
 /// ```
@@ -647,6 +658,7 @@ pub struct PoolBuilder {
     address: ServerAddress,
     options: PoolOptions,
     establisher: Option<Arc<dyn Establisher>>,
+    on_establishment_error: Option<EstablishmentErrorHook>,
     senders: Vec<Sender<CmapEvent>>,
     handlers: Vec<Arc<dyn CmapEventHandler>>,
     #[cfg(test)]
@@ -697,6 +709,12 @@ impl PoolBuilder {
     /// ```
     pub fn establisher(mut self, establisher: Arc<dyn Establisher>) -> Self {
         self.establisher = Some(establisher);
+        self
+    }
+
+    /// Calls `hook` with each check-out's establishment error (see [`EstablishmentErrorHook`]).
+    pub(crate) fn on_establishment_error(mut self, hook: EstablishmentErrorHook) -> Self {
+        self.on_establishment_error = Some(hook);
         self
     }
 
@@ -797,6 +815,7 @@ impl PoolBuilder {
             address: self.address,
             options: self.options,
             establisher,
+            on_establishment_error: self.on_establishment_error,
             state: Mutex::new(state),
             bg_cv: Condvar::new(),
             threads: Mutex::new(Threads::default()),
@@ -1037,6 +1056,12 @@ impl Shared {
         started: Option<Instant>,
     ) -> Result<PooledConnection> {
         let result = self.establisher.establish(&self.address, pending.interrupter.clone());
+        if let (Err(err), Some(hook)) = (&result, &self.on_establishment_error) {
+            // An interrupted establishment is the pool's own doing, not news about the server.
+            if !pending.interrupter.is_interrupted() {
+                hook(&err.clone().with_address(&self.address), pending.generation);
+            }
+        }
         let mut st = self.state.lock();
         let mut closed = Vec::new();
         let result = result.and_then(|conn| st.admit(&pending, conn));

@@ -30,6 +30,10 @@ pub struct ServerConfig {
     /// Wait for readiness with a plain TCP connect only (for TLS or auth servers, whose
     /// readiness the caller checks itself).
     pub tcp_ready_only: bool,
+    /// The options of the harness's own connections (readiness pings, `admin()`), e.g. TLS
+    /// settings or a credential for a TLS or `--auth` server. Default: plain TCP, 5 s connect
+    /// timeout.
+    pub connection: Option<ConnectionOptions>,
 }
 
 /// One SecantusDB server process (or an external server).
@@ -183,10 +187,10 @@ impl TestServer {
 
     /// Opens a fresh connection (not from any pool).
     pub fn connect(&self) -> mongopool::Result<Connection> {
-        let opts = ConnectionOptions {
+        let opts = self.config.connection.clone().unwrap_or_else(|| ConnectionOptions {
             connect_timeout: Some(Duration::from_secs(5)),
             ..Default::default()
-        };
+        });
         Connection::connect(&self.address, &opts)
     }
 
@@ -219,6 +223,18 @@ impl TestServer {
     /// Kills the server with SIGKILL and waits for it to exit.
     pub fn kill(&mut self) {
         self.stop("kill");
+    }
+
+    /// Stops the server with SIGTERM (a clean shutdown that keeps a persistent storage path
+    /// intact) and waits for it to exit.
+    pub fn stop_gracefully(&mut self) {
+        self.stop("term");
+    }
+
+    /// Replaces the configuration used by the next [`TestServer::restart`] (e.g. to add
+    /// `--auth` after provisioning users).
+    pub fn set_config(&mut self, config: ServerConfig) {
+        self.config = config;
     }
 
     /// Restarts the server on the same port.
