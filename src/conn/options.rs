@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use crate::error::{Error, Result};
+use crate::wire::Compressor;
 
 /// The default `connectTimeoutMS`.
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -35,6 +36,12 @@ pub struct ConnectionOptions {
     pub load_balanced: bool,
     /// A library wrapping mongopool, appended to the handshake's driver metadata.
     pub driver_info: Option<DriverInfo>,
+    /// `compressors`: offered in the handshake in this order; commands are compressed with the
+    /// first one the server also lists (op-compressed.md). Each must be compiled in (its cargo
+    /// feature). Empty (the default): no compression.
+    pub compressors: Vec<Compressor>,
+    /// `zlibCompressionLevel`, -1 (the library's default) to 9; used when zlib is negotiated.
+    pub zlib_compression_level: Option<i32>,
 }
 
 impl Default for ConnectionOptions {
@@ -45,6 +52,8 @@ impl Default for ConnectionOptions {
             app_name: None,
             load_balanced: false,
             driver_info: None,
+            compressors: Vec::new(),
+            zlib_compression_level: None,
         }
     }
 }
@@ -72,6 +81,19 @@ impl ConnectionOptions {
         }
         if let Some(info) = &self.driver_info {
             info.validate()?;
+        }
+        for c in &self.compressors {
+            if *c == Compressor::Noop {
+                return Err(Error::invalid_argument("compressors: noop cannot be negotiated"));
+            }
+            c.check_compiled_in()?;
+        }
+        if let Some(level) = self.zlib_compression_level {
+            if !(-1..=9).contains(&level) {
+                return Err(Error::invalid_argument(format!(
+                    "zlibCompressionLevel must be from -1 to 9, got {level}"
+                )));
+            }
         }
         Ok(())
     }
