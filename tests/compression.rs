@@ -12,10 +12,10 @@ mod support;
 
 use std::time::Duration;
 
-use bson::{doc, Bson, Document};
+use bson::{doc, Bson};
 use crossbeam_channel::Receiver;
 use mongopool::events::ConnectionClosedReason;
-use mongopool::wire::{compress_frame, encode_to_vec, Compressor, OpMsg};
+use mongopool::wire::Compressor;
 use mongopool::{
     Client, ClientOptions, CmapEvent, Connection, ConnectionOptions, Error, ErrorKind, Pool, PoolOptions,
 };
@@ -41,12 +41,12 @@ fn compressing_server() -> WireServer {
 
 #[cfg(any(feature = "snappy", feature = "zlib", feature = "zstd"))]
 /// A find whose filter and reply compress well, as documents with repeated text do.
-fn find_command() -> Document {
+fn find_command() -> bson::Document {
     doc! { "find": "books", "filter": { "title": "the quick brown fox ".repeat(40) }, "limit": 10 }
 }
 
 #[cfg(any(feature = "snappy", feature = "zlib", feature = "zstd"))]
-fn find_reply() -> Document {
+fn find_reply() -> bson::Document {
     let batch: Vec<Bson> = (0..20)
         .map(|i| Bson::Document(doc! { "_id": i, "title": "jumps over the lazy dog ".repeat(10) }))
         .collect();
@@ -58,9 +58,9 @@ fn find_reply() -> Document {
 fn request_sizes(c: Compressor, zlib_level: Option<i32>) -> (usize, usize) {
     let mut command = find_command();
     command.insert("$db", "db");
-    let plain = encode_to_vec(&OpMsg::new(command), 1, 0).unwrap();
+    let plain = mongopool::wire::encode_to_vec(&mongopool::wire::OpMsg::new(command), 1, 0).unwrap();
     let mut compressed = Vec::new();
-    compress_frame(&plain, c, zlib_level, &mut compressed).unwrap();
+    mongopool::wire::compress_frame(&plain, c, zlib_level, &mut compressed).unwrap();
     (plain.len(), compressed.len())
 }
 
