@@ -353,9 +353,13 @@ mod codec {
         use super::{compression_error, read_bounded, Compressor};
         use crate::error::Result;
 
-        /// The smallest window the decoder accepts however small the message: compressors
-        /// may use a window larger than their input, and 1 MiB bounds what that costs.
+        /// The decoder's window is its own allocation, sized by the frame header, not by the
+        /// output: it is capped at what `uncompressedSize` bytes can need, within these bounds.
+        /// 2^20: compressors may use a window larger than a small input, and 1 MiB is cheap.
+        /// 2^24: zstd levels 1-19 never use a window over 2^23 (larger only with --ultra), so a
+        /// hostile frame costs at most 16 MiB whatever size it claims.
         const MIN_WINDOW_LOG: u32 = 20;
+        const MAX_WINDOW_LOG: u32 = 24;
 
         pub(super) fn compress(data: &[u8], out: &mut Vec<u8>) -> Result<()> {
             let compressed = zstd::bulk::compress(data, zstd::DEFAULT_COMPRESSION_LEVEL)
@@ -367,10 +371,10 @@ mod codec {
         pub(super) fn decompress(data: &[u8], size: usize, out: &mut Vec<u8>) -> Result<()> {
             let invalid = |e: std::io::Error| compression_error(format!("invalid zstd payload: {e}"));
             let mut decoder = zstd::stream::read::Decoder::with_buffer(data).map_err(invalid)?;
-            // The window is the decoder's own allocation, announced by the frame: cap it at
-            // what `size` bytes of output can need.
             let window_log = usize::BITS - size.next_power_of_two().leading_zeros() - 1;
-            decoder.window_log_max(window_log.max(MIN_WINDOW_LOG)).map_err(invalid)?;
+            decoder
+                .window_log_max(window_log.clamp(MIN_WINDOW_LOG, MAX_WINDOW_LOG))
+                .map_err(invalid)?;
             read_bounded(Compressor::Zstd, decoder, size, out)
         }
     }
@@ -521,20 +525,65 @@ mod tests {
 
     #[test]
     fn a_bomb_costs_no_more_than_the_size_it_claims() {
-        // 8 MiB of zeros compresses to a few KiB; claiming 1000 bytes must stop the decoder
+        // 512 KiB of zeros compresses to a few KiB; claiming 1000 bytes must stop the decoder
         // after 1001 bytes of output.
         for c in Compressor::compiled_in() {
             let mut bomb = vec![0u8; HEADER_LEN];
-            bomb.extend(std::iter::repeat_n(0u8, 8 << 20));
+            bomb[12..16].copy_from_slice(&OpCode::Msg.code().to_le_bytes());
+            bomb.extend(std::iter::repeat_n(0u8, 512 << 10));
             let mut wrapped = Vec::new();
             compress_frame(&bomb, c, None, &mut wrapped).unwrap();
-            assert!(wrapped.len() < 512 * 1024, "{c}: {}", wrapped.len());
+            assert!(wrapped.len() < 32 * 1024, "{c}: {}", wrapped.len());
             wrapped[HEADER_LEN + 4..HEADER_LEN + 8].copy_from_slice(&1000i32.to_le_bytes());
             let mut out = Vec::new();
             let err = decompress_body(&wrapped[HEADER_LEN..], 48_000_000, &mut out).unwrap_err();
-            assert!(matches!(kind_of(err), ErrorKind::Compression { .. }), "{c}");
+            assert!(err.to_string().contains(c.name()), "{c}: {err}");
+            if c != Compressor::Snappy {
+                // Snappy's own length header gives the lie away before decoding.
+                assert!(err.to_string().contains("decompressed to 1001 bytes"), "{c}: {err}");
+            }
             assert!(out.capacity() < 64 * 1024, "{c}: capacity {}", out.capacity());
         }
+    }
+
+    /// A zstd frame without a content size: `blocks` RLE blocks of 128 KiB of 'a', with a
+    /// window of 2^`window_log` declared in its header.
+    #[cfg(feature = "zstd")]
+    fn zstd_rle_frame(window_log: u8, blocks: usize) -> Vec<u8> {
+        let mut f = vec![0x28, 0xb5, 0x2f, 0xfd, 0x00, (window_log - 10) << 3];
+        for i in 0..blocks {
+            let last = u32::from(i + 1 == blocks);
+            let header = last | (1 << 1) | ((128 * 1024) << 3);
+            f.extend_from_slice(&header.to_le_bytes()[..3]);
+            f.push(b'a');
+        }
+        f
+    }
+
+    #[cfg(feature = "zstd")]
+    #[test]
+    fn zstd_windows_are_capped_at_16_mib() {
+        let mut out = Vec::new();
+        // 16 MiB in a 16 MiB window decodes: the frame is valid.
+        let ok = body(2013, 16 << 20, Compressor::Zstd.id(), &zstd_rle_frame(24, 128));
+        decompress_body(&ok, 64 << 20, &mut out).unwrap();
+        assert_eq!(out.len(), 16 << 20);
+        // 32 MiB in a 32 MiB window is refused before the decoder allocates the window, even
+        // though the size claimed is within maxMessageSizeBytes.
+        let big = body(2013, 32 << 20, Compressor::Zstd.id(), &zstd_rle_frame(25, 256));
+        let mut out = Vec::new();
+        let err = decompress_body(&big, 64 << 20, &mut out).unwrap_err();
+        assert!(matches!(kind_of(err), ErrorKind::Compression { .. }));
+        assert!(out.capacity() < 1 << 20, "capacity {}", out.capacity());
+        // A real compressor's frame for a large message uses a smaller window and decodes.
+        let text: Vec<u8> = (0..24u32 << 20).map(|i| b"mongopool "[(i % 10) as usize] ^ (i >> 20) as u8).collect();
+        let mut frame = vec![0u8; HEADER_LEN];
+        frame[12..16].copy_from_slice(&OpCode::Msg.code().to_le_bytes());
+        frame.extend_from_slice(&text);
+        let mut wrapped = Vec::new();
+        compress_frame(&frame, Compressor::Zstd, None, &mut wrapped).unwrap();
+        decompress_body(&wrapped[HEADER_LEN..], 48_000_000, &mut out).unwrap();
+        assert!(out == text);
     }
 
     #[test]
