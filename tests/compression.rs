@@ -16,9 +16,7 @@ use bson::{doc, Bson};
 use crossbeam_channel::Receiver;
 use mongopool::events::ConnectionClosedReason;
 use mongopool::wire::Compressor;
-use mongopool::{
-    Client, ClientOptions, CmapEvent, Connection, ConnectionOptions, Error, ErrorKind, Pool, PoolOptions,
-};
+use mongopool::{Client, ClientOptions, CmapEvent, Connection, ConnectionOptions, Error, ErrorKind, Pool, PoolOptions};
 use support::server::TestServer;
 use support::wire_server::{Action, Rule, WireServer, WireServerConfig, NOOP};
 
@@ -75,16 +73,30 @@ fn round_trip(c: Compressor) {
     assert_eq!(conn.compressor(), Some(c));
     assert_eq!(conn.hello_reply().unwrap().compression, vec![c.name().to_owned()]);
     let reply = conn.run_command("db", find_command()).unwrap();
-    assert_eq!(reply, find_reply(), "the compressed reply decodes to what the server sent");
+    assert_eq!(
+        reply,
+        find_reply(),
+        "the compressed reply decodes to what the server sent"
+    );
 
     let got = server.received();
     assert_eq!(server.commands(), vec!["isMaster", "find"]);
     assert_eq!(got[0].compressor, None, "the hello MUST NOT be compressed");
-    assert_eq!(got[0].body.get_array("compression").unwrap(), &vec![Bson::from(c.name())]);
-    assert_eq!(got[1].compressor, Some(c.id()), "the find goes in OP_COMPRESSED with {c}");
+    assert_eq!(
+        got[0].body.get_array("compression").unwrap(),
+        &vec![Bson::from(c.name())]
+    );
+    assert_eq!(
+        got[1].compressor,
+        Some(c.id()),
+        "the find goes in OP_COMPRESSED with {c}"
+    );
     let mut expected = find_command();
     expected.insert("$db", "db");
-    assert_eq!(got[1].body, expected, "the server's own {c} decoder reads the command back");
+    assert_eq!(
+        got[1].body, expected,
+        "the server's own {c} decoder reads the command back"
+    );
 
     let (plain, compressed) = request_sizes(c, None);
     assert!(compressed < plain / 2, "{c}: {compressed} of {plain} bytes");
@@ -230,7 +242,10 @@ fn secantusdb_does_not_negotiate_and_commands_go_uncompressed() {
     let mut conn = client.check_out().unwrap();
     assert_eq!(conn.compressor(), None);
     assert_eq!(
-        conn.run_command("admin", doc! { "ping": 1 }).unwrap().get_f64("ok").ok(),
+        conn.run_command("admin", doc! { "ping": 1 })
+            .unwrap()
+            .get_f64("ok")
+            .ok(),
         Some(1.0)
     );
 }
@@ -240,7 +255,10 @@ fn a_noop_compressed_reply_is_decoded_without_negotiation() {
     // op-compressed.md: clients MUST be able to parse compressed replies to uncompressed
     // requests, decompressing with the compressor the reply names.
     let server = WireServer::start();
-    server.add(Rule::on("ping", Action::ReplyCompressed(doc! { "ok": 1.0, "n": 7 }, NOOP)));
+    server.add(Rule::on(
+        "ping",
+        Action::ReplyCompressed(doc! { "ok": 1.0, "n": 7 }, NOOP),
+    ));
     let mut conn = Connection::connect(server.address(), &options(Vec::new())).unwrap();
     assert_eq!(conn.compressor(), None);
     assert_eq!(
@@ -374,7 +392,10 @@ fn compressors_from_the_uri() {
     let md = mongopool::conn::client_metadata(&c).unwrap();
     let names: Vec<&str> = c.compressors.iter().map(|c| c.name()).collect();
     let hello = mongopool::conn::hello_command(&c, &md);
-    assert_eq!(hello.get_array("compression").unwrap(), &names.iter().map(|n| Bson::from(*n)).collect::<Vec<_>>());
+    assert_eq!(
+        hello.get_array("compression").unwrap(),
+        &names.iter().map(|n| Bson::from(*n)).collect::<Vec<_>>()
+    );
 }
 
 #[test]

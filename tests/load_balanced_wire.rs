@@ -81,7 +81,10 @@ fn the_handshake_is_hello_with_load_balanced_and_the_service_id_lands_on_the_con
     assert!(!got[0].body.contains_key("helloOk"), "helloOk belongs to legacy hello");
     // Only PoolCleared carries a serviceId among the CMAP events (load-balancers.md "Events");
     // the connection events name the connection, whose service_id() is checked above.
-    let ready = rx.try_iter().filter(|e| matches!(e, CmapEvent::ConnectionReady(_))).count();
+    let ready = rx
+        .try_iter()
+        .filter(|e| matches!(e, CmapEvent::ConnectionReady(_)))
+        .count();
     assert_eq!(ready, 1);
 }
 
@@ -92,8 +95,9 @@ fn a_reply_without_service_id_fails_with_load_balancing_unsupported() {
     let err = pool.check_out().unwrap_err();
     assert!(matches!(err.kind(), ErrorKind::LoadBalancingUnsupported), "{err:?}");
     assert!(
-        err.to_string()
-            .contains("Driver attempted to initialize in load balancing mode, but the server does not support this mode."),
+        err.to_string().contains(
+            "Driver attempted to initialize in load balancing mode, but the server does not support this mode."
+        ),
         "{err}"
     );
     assert_eq!(err.address(), Some(server.address()));
@@ -142,11 +146,19 @@ fn clearing_one_service_leaves_the_other_and_the_pool_ready() {
             _ => None,
         })
         .collect();
-    assert_eq!(cleared, vec![(Some(a), false)], "one PoolCleared carrying the serviceId");
+    assert_eq!(
+        cleared,
+        vec![(Some(a), false)],
+        "one PoolCleared carrying the serviceId"
+    );
     assert_eq!(pool.service_generation(&a), Some((1, 2)));
     assert_eq!(pool.service_generation(&b), Some((0, 1)));
     let status = pool.status();
-    assert_eq!(status.state, PoolState::Ready, "a service clear MUST NOT pause the pool");
+    assert_eq!(
+        status.state,
+        PoolState::Ready,
+        "a service clear MUST NOT pause the pool"
+    );
     assert_eq!(status.generation, 0);
 
     // Stale at check-in: a's two sockets are closed, b's connection goes back to the pool.
@@ -158,7 +170,11 @@ fn clearing_one_service_leaves_the_other_and_the_pool_ready() {
     );
     assert!(server.wait_for_open_connections(1, Duration::from_secs(5)));
     assert_eq!(pool.status().available, 1);
-    assert_eq!(pool.service_generation(&a), None, "the entry goes with its last connection");
+    assert_eq!(
+        pool.service_generation(&a),
+        None,
+        "the entry goes with its last connection"
+    );
 
     // b's connection still works over its socket.
     let mut kept = pool.check_out().unwrap();

@@ -412,7 +412,10 @@ fn log_warnings(cs: &ConnectionString) {
         log::warn!(target: URI_LOG_TARGET, "connection string: {warning}");
     }
     let names = cs.compressors.as_deref().unwrap_or_default();
-    for name in names.iter().filter(|n| !Compressor::from_name(n).is_some_and(Compressor::is_compiled_in)) {
+    for name in names
+        .iter()
+        .filter(|n| !Compressor::from_name(n).is_some_and(Compressor::is_compiled_in))
+    {
         log::warn!(
             target: URI_LOG_TARGET,
             "connection string: compressor {name} is ignored: this build of mongopool does not include it \

@@ -417,7 +417,14 @@ mod tests {
         for name in ["hello", "isMaster", "ismaster", "saslStart", "saslContinue", "getnonce"] {
             assert!(!may_compress(name), "{name}");
         }
-        for name in ["authenticate", "createUser", "updateUser", "copydbSaslStart", "copydbgetnonce", "copydb"] {
+        for name in [
+            "authenticate",
+            "createUser",
+            "updateUser",
+            "copydbSaslStart",
+            "copydbgetnonce",
+            "copydb",
+        ] {
             assert!(!may_compress(name), "{name}");
         }
         assert!(may_compress("ping"));
@@ -576,7 +583,9 @@ mod tests {
         assert!(matches!(kind_of(err), ErrorKind::Compression { .. }));
         assert!(out.capacity() < 1 << 20, "capacity {}", out.capacity());
         // A real compressor's frame for a large message uses a smaller window and decodes.
-        let text: Vec<u8> = (0..24u32 << 20).map(|i| b"mongopool "[(i % 10) as usize] ^ (i >> 20) as u8).collect();
+        let text: Vec<u8> = (0..24u32 << 20)
+            .map(|i| b"mongopool "[(i % 10) as usize] ^ (i >> 20) as u8)
+            .collect();
         let mut frame = vec![0u8; HEADER_LEN];
         frame[12..16].copy_from_slice(&OpCode::Msg.code().to_le_bytes());
         frame.extend_from_slice(&text);
