@@ -56,7 +56,13 @@ fn find_reply() -> bson::Document {
 fn request_sizes(c: Compressor, zlib_level: Option<i32>) -> (usize, usize) {
     let mut command = find_command();
     command.insert("$db", "db");
-    let plain = mongopool::wire::encode_to_vec(&mongopool::wire::OpMsg::new(command), 1, 0).unwrap();
+    frame_sizes(command, c, zlib_level)
+}
+
+#[cfg(any(feature = "snappy", feature = "zlib", feature = "zstd"))]
+/// Sizes of an OP_MSG of `body`: plain and in OP_COMPRESSED with `c`.
+fn frame_sizes(body: bson::Document, c: Compressor, zlib_level: Option<i32>) -> (usize, usize) {
+    let plain = mongopool::wire::encode_to_vec(&mongopool::wire::OpMsg::new(body), 1, 0).unwrap();
     let mut compressed = Vec::new();
     mongopool::wire::compress_frame(&plain, c, zlib_level, &mut compressed).unwrap();
     (plain.len(), compressed.len())
@@ -100,7 +106,12 @@ fn round_trip(c: Compressor) {
 
     let (plain, compressed) = request_sizes(c, None);
     assert!(compressed < plain / 2, "{c}: {compressed} of {plain} bytes");
-    eprintln!("{c}: find request {plain} bytes plain, {compressed} bytes compressed");
+    let (reply_plain, reply_compressed) = frame_sizes(find_reply(), c, None);
+    assert!(
+        reply_compressed < reply_plain / 2,
+        "{c}: {reply_compressed} of {reply_plain} bytes"
+    );
+    eprintln!("{c}: find request {plain} -> {compressed} bytes, reply {reply_plain} -> {reply_compressed} bytes");
 }
 
 #[cfg(feature = "snappy")]
