@@ -88,6 +88,14 @@ pub enum ErrorKind {
         /// What was wrong with the frame.
         message: String,
     },
+    /// An OP_COMPRESSED message could not be decompressed: a compressor this build does not
+    /// include (see the cargo features), an invalid payload, or an `uncompressedSize` that is
+    /// out of bounds or does not match the payload (op-compressed.md).
+    #[error("compression error: {message}")]
+    Compression {
+        /// What was wrong with the message.
+        message: String,
+    },
     /// The server answered a command with `ok: 0`.
     #[error("command failed with error {} ({}): {}", .0.code, .0.code_name, .0.message)]
     Command(CommandError),

@@ -112,6 +112,13 @@
 //! # Ok::<(), mongopool::Error>(())
 //! ```
 //!
+//! # Cargo features
+//!
+//! Wire compression (op-compressed.md) is off by default; each compressor has its feature:
+//! `snappy`, `zlib`, `zstd`. With `compressors` set in [`ConnectionOptions`] (or the URI's
+//! `compressors=zstd,snappy`), a connection offers them in its handshake and compresses its
+//! commands with the first one the server also supports; see [`wire::Compressor`].
+//!
 //! # Fork safety
 //!
 //! Connections are not fork-safe. A pool used in a forked child notices the fork at its next

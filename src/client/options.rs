@@ -14,6 +14,7 @@ use crate::conn::{ConnectionOptions, DEFAULT_CONNECT_TIMEOUT};
 use crate::error::{Error, Result};
 use crate::pool::PoolOptions;
 use crate::uri::{ConnectionString, Credential};
+use crate::wire::Compressor;
 
 /// The default `heartbeatFrequencyMS` for multi-threaded clients (server-monitoring.md
 /// "heartbeatFrequencyMS": it MUST default to 10 seconds).
@@ -152,8 +153,8 @@ impl ClientOptions {
         self.tls.as_ref()
     }
 
-    /// `compressors`, in order of preference (not negotiated yet: connections are
-    /// uncompressed, which the protocol allows).
+    /// `compressors`, in order of preference: offered in every handshake, and the first one
+    /// a server also lists compresses the commands sent to it (op-compressed.md).
     pub fn compressors(&self) -> Option<&[String]> {
         self.compressors.as_deref()
     }
@@ -297,7 +298,8 @@ impl ClientOptionsBuilder {
         self
     }
 
-    /// `compressors`, in order of preference.
+    /// `compressors`, in order of preference: `snappy`, `zlib`, `zstd`, each only if compiled
+    /// in (its cargo feature); `build()` rejects other names with a typed error.
     pub fn compressors(mut self, names: impl IntoIterator<Item = String>) -> Self {
         self.options.compressors = Some(names.into_iter().collect());
         self
@@ -323,9 +325,12 @@ impl ClientOptionsBuilder {
         // credential: they never authenticate).
         let credential = self.options.credential.as_ref().map(scram_credential).transpose()?;
         let tls = self.options.tls.clone();
+        let compressors = parse_compressors(self.options.compressors.as_deref().unwrap_or_default())?;
         let connection = self.options.pool.connection_mut();
         connection.credential = credential;
         connection.tls = tls;
+        connection.compressors = compressors;
+        connection.zlib_compression_level = self.options.zlib_compression_level;
         self.options.validate()?;
         Ok(self.options)
     }
@@ -364,9 +369,48 @@ fn limit(d: Duration) -> Option<Duration> {
     Some(d).filter(|d| !d.is_zero())
 }
 
+/// The compressors of `names`, in order: each must be known and compiled in.
+fn parse_compressors(names: &[String]) -> Result<Vec<Compressor>> {
+    names
+        .iter()
+        .map(|name| {
+            let c = Compressor::from_name(name).ok_or_else(|| {
+                Error::invalid_argument(format!(
+                    "compressors: unknown compressor {name:?}; known: snappy, zlib, zstd"
+                ))
+            })?;
+            c.check_compiled_in()?;
+            Ok(c)
+        })
+        .collect()
+}
+
+/// The URI's compressors that this build includes, in order. [`log_warnings`] reports the
+/// others, as for unknown names (op-compressed.md: unknown compressors MUST yield a warning and
+/// MUST NOT be included in the handshake).
+fn compiled_in_compressors(cs: &ConnectionString) -> Vec<Compressor> {
+    let names = cs.compressors.as_deref().unwrap_or_default();
+    names
+        .iter()
+        .filter_map(|name| Compressor::from_name(name))
+        .filter(|c| c.is_compiled_in())
+        .collect()
+}
+
 fn log_warnings(cs: &ConnectionString) {
     for warning in &cs.warnings {
         log::warn!(target: URI_LOG_TARGET, "connection string: {warning}");
+    }
+    let names = cs.compressors.as_deref().unwrap_or_default();
+    for name in names
+        .iter()
+        .filter(|n| !Compressor::from_name(n).is_some_and(Compressor::is_compiled_in))
+    {
+        log::warn!(
+            target: URI_LOG_TARGET,
+            "connection string: compressor {name} is ignored: this build of mongopool does not include it \
+             (cargo feature \"{name}\")"
+        );
     }
 }
 
@@ -376,6 +420,8 @@ fn connection_options(cs: &ConnectionString) -> ConnectionOptions {
         socket_timeout: cs.socket_timeout.and_then(limit),
         app_name: cs.app_name.clone(),
         load_balanced: cs.load_balanced.unwrap_or(false),
+        compressors: compiled_in_compressors(cs),
+        zlib_compression_level: cs.zlib_compression_level,
         ..ConnectionOptions::default()
     }
 }
@@ -504,8 +550,8 @@ impl TryFrom<&ConnectionString> for ClientOptions {
         if let Some(tls) = tls_options(cs) {
             b = b.tls(tls);
         }
-        if let Some(names) = &cs.compressors {
-            b = b.compressors(names.iter().cloned());
+        if cs.compressors.is_some() {
+            b = b.compressors(compiled_in_compressors(cs).iter().map(|c| c.name().to_owned()));
         }
         if let Some(level) = cs.zlib_compression_level {
             b = b.zlib_compression_level(level);

@@ -13,7 +13,10 @@ use super::stream::{self, Interrupter, Stream};
 use crate::address::ServerAddress;
 use crate::auth::{CommandRunner, ScramCache};
 use crate::error::{CommandError, Error, ErrorKind, Result, RETRYABLE_ERROR, SYSTEM_OVERLOADED_ERROR};
-use crate::wire::{next_request_id, read_frame, OpCode, OpMsg, DEFAULT_MAX_MESSAGE_SIZE};
+use crate::wire::{
+    compress_frame, decompress_body, may_compress, negotiate, next_request_id, read_frame, Compressor, OpCode, OpMsg,
+    DEFAULT_MAX_MESSAGE_SIZE,
+};
 
 /// A connection to a MongoDB server.
 ///
@@ -37,6 +40,11 @@ pub struct Connection {
     stream: BufReader<Stream>,
     write_buf: Vec<u8>,
     read_buf: Vec<u8>,
+    /// The compressor the handshake negotiated, and the zlib level (op-compressed.md).
+    compressor: Option<Compressor>,
+    zlib_level: Option<i32>,
+    /// Scratch for compressing requests and decompressing replies.
+    compress_buf: Vec<u8>,
     max_message_size: usize,
     socket_timeout: Option<Duration>,
     interrupter: Arc<Interrupter>,
@@ -143,6 +151,8 @@ impl Connection {
         }
         conn.max_message_size = hello.max_message_size_bytes;
         conn.service_id = hello.service_id;
+        conn.compressor = negotiate(&options.compressors, &hello.compression);
+        conn.zlib_level = options.zlib_compression_level;
         if let Some(credential) = &options.credential {
             // auth.md "Authentication Handshake": an arbiter cannot authenticate. No
             // backpressure labels from here on (cmap.md: not during an authentication step).
@@ -195,6 +205,9 @@ impl Connection {
             stream: BufReader::with_capacity(16 * 1024, stream),
             write_buf: Vec::new(),
             read_buf: Vec::new(),
+            compressor: None,
+            zlib_level: None,
+            compress_buf: Vec::new(),
             max_message_size: DEFAULT_MAX_MESSAGE_SIZE,
             socket_timeout: None,
             interrupter,
@@ -254,6 +267,12 @@ impl Connection {
                 self.max_message_size
             )));
         }
+        let command_name = msg.body.keys().next().map_or("", String::as_str);
+        if let Some(compressor) = self.compressor.filter(|_| may_compress(command_name)) {
+            self.compress_buf.clear();
+            compress_frame(&self.write_buf, compressor, self.zlib_level, &mut self.compress_buf)?;
+            std::mem::swap(&mut self.write_buf, &mut self.compress_buf);
+        }
         let timeout = self.socket_timeout;
         let stream = self.stream.get_mut();
         stream
@@ -269,9 +288,12 @@ impl Connection {
         }
         match frame.op_code {
             OpCode::Msg => Ok(OpMsg::decode(&self.read_buf)?.body),
-            OpCode::Compressed => Err(Error::protocol(
-                "server sent OP_COMPRESSED but no compressor was negotiated",
-            )),
+            // Whatever compressor the reply names, negotiated or not (op-compressed.md: clients
+            // MUST decompress with the compressor of the OP_COMPRESSED header).
+            OpCode::Compressed => {
+                decompress_body(&self.read_buf, self.max_message_size, &mut self.compress_buf)?;
+                Ok(OpMsg::decode(&self.compress_buf)?.body)
+            }
         }
     }
 
@@ -342,6 +364,12 @@ impl Connection {
     /// ```
     pub fn service_id(&self) -> Option<bson::oid::ObjectId> {
         self.service_id
+    }
+
+    /// The compressor the handshake negotiated for this connection's commands (`None`:
+    /// uncompressed).
+    pub fn compressor(&self) -> Option<Compressor> {
+        self.compressor
     }
 
     /// The hello reply of the handshake (`None` for a detached connection).

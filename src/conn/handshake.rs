@@ -95,6 +95,10 @@ pub fn hello_command(options: &ConnectionOptions, metadata: &Document) -> Docume
     };
     cmd.insert("backpressure", "2");
     cmd.insert("client", metadata.clone());
+    // op-compressed.md "MongoDB Handshake Amendment": the configured compressors in order, an
+    // empty array when none.
+    let compression: Vec<&str> = options.compressors.iter().map(|c| c.name()).collect();
+    cmd.insert("compression", compression);
     if options.load_balanced {
         cmd.insert("loadBalanced", true);
     }
@@ -283,6 +287,7 @@ mod tests {
         assert_eq!(cmd.keys().next().unwrap(), "isMaster");
         assert!(cmd.get_bool("helloOk").unwrap());
         assert_eq!(cmd.get_str("backpressure").unwrap(), "2");
+        assert!(cmd.get_array("compression").unwrap().is_empty());
         let lb = ConnectionOptions {
             load_balanced: true,
             ..Default::default()

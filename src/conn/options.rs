@@ -5,6 +5,7 @@ use std::time::Duration;
 use super::tls::TlsOptions;
 use crate::auth::Credential;
 use crate::error::{Error, Result};
+use crate::wire::Compressor;
 
 /// The default `connectTimeoutMS`.
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -42,6 +43,12 @@ pub struct ConnectionOptions {
     /// The credential every connection authenticates with after the hello (SCRAM-SHA-256 or
     /// SCRAM-SHA-1); `None` means no authentication. `Debug` redacts the password.
     pub credential: Option<Credential>,
+    /// `compressors`: offered in the handshake in this order; commands are compressed with the
+    /// first one the server also lists (op-compressed.md). Each must be compiled in (its cargo
+    /// feature). Empty (the default): no compression.
+    pub compressors: Vec<Compressor>,
+    /// `zlibCompressionLevel`, -1 (the library's default) to 9; used when zlib is negotiated.
+    pub zlib_compression_level: Option<i32>,
 }
 
 impl Default for ConnectionOptions {
@@ -54,6 +61,8 @@ impl Default for ConnectionOptions {
             driver_info: None,
             tls: None,
             credential: None,
+            compressors: Vec::new(),
+            zlib_compression_level: None,
         }
     }
 }
@@ -84,6 +93,19 @@ impl ConnectionOptions {
         }
         if let Some(credential) = &self.credential {
             credential.validate()?;
+        }
+        for c in &self.compressors {
+            if *c == Compressor::Noop {
+                return Err(Error::invalid_argument("compressors: noop cannot be negotiated"));
+            }
+            c.check_compiled_in()?;
+        }
+        if let Some(level) = self.zlib_compression_level {
+            if !(-1..=9).contains(&level) {
+                return Err(Error::invalid_argument(format!(
+                    "zlibCompressionLevel must be from -1 to 9, got {level}"
+                )));
+            }
         }
         Ok(())
     }

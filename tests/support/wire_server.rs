@@ -65,6 +65,9 @@ pub enum Action {
     Reply(Document),
     /// Replies with this body in OP_COMPRESSED with compressor `.1`, whatever the request was.
     ReplyCompressed(Document, u8),
+    /// Replies with this body in OP_COMPRESSED with compressor `.1`, but with `.2` as its
+    /// `uncompressedSize` (a lie about the size, e.g. 2 GiB or one byte off).
+    ReplyCompressedSized(Document, u8, i32),
     /// Replies with an OP_COMPRESSED of compressor `.0` whose payload is not valid for it
     /// (for noop: shorter than its `uncompressedSize`).
     ReplyCorruptCompressed(u8),
@@ -502,6 +505,10 @@ fn serve(mut stream: TcpStream, connection: u64, shared: &Shared) {
                 stream.write_all(&frame)
             }
             Action::ReplyCompressed(body, id) => stream.write_all(&compressed_frame(&body, rid, id)),
+            Action::ReplyCompressedSized(body, id, size) => {
+                let compressed = compress(id, &msg_payload(&body));
+                stream.write_all(&compressed_frame_raw(rid, id, size, &compressed))
+            }
             Action::ReplyCorruptCompressed(id) => stream.write_all(&corrupt_compressed_frame(rid, id)),
             Action::Close => {
                 let _ = stream.shutdown(Shutdown::Both);
