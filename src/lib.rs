@@ -85,6 +85,7 @@ pub mod conn;
 pub mod error;
 pub mod events;
 pub mod pool;
+mod sync;
 pub mod uri;
 pub mod wire;
 

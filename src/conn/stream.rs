@@ -7,11 +7,11 @@ use std::net::{Shutdown, SocketAddr, TcpStream, ToSocketAddrs};
 use std::os::unix::net::UnixStream;
 use std::time::Duration;
 
-use parking_lot::Mutex;
 use socket2::{Domain, Protocol, SockAddr, Socket, TcpKeepalive, Type};
 
 use crate::address::ServerAddress;
 use crate::error::{Error, ErrorKind, Result};
+use crate::sync::Mutex;
 
 /// Keepalive idle time: MongoDB recommends at most 120 s so that idle connections through
 /// firewalls and load balancers are not dropped silently.

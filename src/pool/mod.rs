@@ -21,11 +21,8 @@ mod state;
 mod wait_queue;
 
 use std::sync::Arc;
-use std::thread::JoinHandle;
-use std::time::Instant;
 
 use crossbeam_channel::{Receiver, Sender};
-use parking_lot::{Condvar, Mutex, MutexGuard};
 
 pub use establish::{Establisher, TcpEstablisher};
 pub use guard::PooledConnection;
@@ -38,6 +35,8 @@ pub use state::PoolState;
 use crate::address::ServerAddress;
 use crate::conn::Connection;
 use crate::error::{Error, ErrorKind, Result, RETRYABLE_ERROR};
+use crate::sync::thread::{self, JoinHandle};
+use crate::sync::{Condvar, Instant, Mutex, MutexGuard};
 use crate::events::{
     dispatch_to_handler, CmapEvent, CmapEventHandler, ConnectionCheckOutFailedReason, ConnectionCheckOutStartedEvent,
     ConnectionCheckedInEvent, ConnectionClosedReason, ConnectionReadyEvent, DroppedEvents, PoolClosedEvent,
@@ -385,7 +384,7 @@ impl Shared {
             return Ok(());
         }
         let shared = self.clone();
-        let handle = std::thread::Builder::new()
+        let handle = thread::Builder::new()
             .name(format!("mongopool-bg-{}", self.address))
             .spawn(move || background::run(shared))
             .map_err(|e| Error::internal(format!("cannot start the pool's background thread: {e}")))?;
@@ -637,7 +636,8 @@ impl Shared {
             }
             None => {
                 if self.options.max_idle_time().is_some() {
-                    conn.last_used = Instant::now();
+                    // Idle time is real time (not modelled under loom).
+                    conn.last_used = std::time::Instant::now();
                 }
                 st.available.push_front(conn);
             }
@@ -677,7 +677,7 @@ impl Shared {
         drop(closed);
         populating.iter().for_each(|i| i.interrupt());
         let threads = std::mem::take(&mut *self.threads.lock());
-        let current = std::thread::current().id();
+        let current = thread::current().id();
         // The background thread only ever waits on the condvar, so it ends at once.
         if let Some(handle) = threads.background.filter(|h| h.thread().id() != current) {
             let _ = handle.join();
@@ -687,19 +687,14 @@ impl Shared {
         // on its own (within connectTimeoutMS; it closes its connection as poolClosed).
         let deadline = Instant::now() + POPULATOR_JOIN_GRACE;
         for handle in threads.populators {
-            while !handle.is_finished() && Instant::now() < deadline {
-                std::thread::sleep(std::time::Duration::from_millis(1));
-            }
-            if handle.is_finished() {
-                let _ = handle.join();
-            }
+            thread::join_until(handle, deadline);
         }
     }
 
     /// Records a population thread so `close()` can join it; forgets finished ones.
     fn track_populator(&self, handle: JoinHandle<()>) {
         let mut threads = self.threads.lock();
-        threads.populators.retain(|h| !h.is_finished());
+        threads.populators.retain(|h| !thread::is_finished(h));
         threads.populators.push(handle);
     }
 }

@@ -15,7 +15,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use super::grant::{Grant, PendingConnection};
 use super::logging;
@@ -27,6 +27,7 @@ use crate::events::{
     CmapEvent, ConnectionCheckOutFailedEvent, ConnectionCheckOutFailedReason, ConnectionCheckedOutEvent,
     ConnectionClosedEvent, ConnectionClosedReason, ConnectionCreatedEvent, PoolClearedEvent, Subscribers,
 };
+use crate::sync::Instant;
 
 /// The pool's life-cycle state (cmap.md "ConnectionPool.state").
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

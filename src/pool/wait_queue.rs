@@ -7,11 +7,9 @@
 
 use std::collections::VecDeque;
 use std::sync::Arc;
-use std::time::Instant;
-
-use parking_lot::{Condvar, Mutex};
 
 use super::grant::Grant;
+use crate::sync::{Condvar, Instant, Mutex};
 
 /// One thread waiting for a connection.
 pub(crate) struct WaiterSlot {
