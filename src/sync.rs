@@ -120,14 +120,18 @@ mod model {
         }
 
         fn take(&mut self) -> loom::sync::MutexGuard<'a, T> {
-            self.guard.take().expect("the guard holds its lock outside `unlocked` and `wait`")
+            self.guard
+                .take()
+                .expect("the guard holds its lock outside `unlocked` and `wait`")
         }
     }
 
     impl<T> Deref for MutexGuard<'_, T> {
         type Target = T;
         fn deref(&self) -> &T {
-            self.guard.as_deref().expect("the guard holds its lock outside `unlocked` and `wait`")
+            self.guard
+                .as_deref()
+                .expect("the guard holds its lock outside `unlocked` and `wait`")
         }
     }
 

@@ -35,13 +35,13 @@ pub use state::PoolState;
 use crate::address::ServerAddress;
 use crate::conn::{Connection, Interrupter};
 use crate::error::{Error, ErrorKind, Result, RETRYABLE_ERROR};
-use crate::sync::thread::{self, JoinHandle};
-use crate::sync::{Condvar, Instant, Mutex, MutexGuard};
 use crate::events::{
     dispatch_to_handler, CmapEvent, CmapEventHandler, ConnectionCheckOutFailedReason, ConnectionCheckOutStartedEvent,
     ConnectionCheckedInEvent, ConnectionClosedReason, DroppedEvents, PoolClosedEvent, PoolCreatedEvent,
     PoolCreatedOptions, PoolReadyEvent,
 };
+use crate::sync::thread::{self, JoinHandle};
+use crate::sync::{Condvar, Instant, Mutex, MutexGuard};
 use grant::{Grant, PendingConnection};
 use state::State;
 use wait_queue::WaiterSlot;
@@ -293,6 +293,21 @@ impl Pool {
     /// [`PooledConnection::pin`]).
     pub fn in_use_by_purpose(&self) -> crate::InUseByPurpose {
         self.shared().state.lock().in_use_by_purpose()
+    }
+
+    /// Moves the model clock of a `cfg(loom)` build forward by `by` and wakes every timed wait
+    /// of the pool (queued check-outs and the background thread), which then time out if
+    /// their deadline has passed. For `tests/loom.rs` only; absent from normal builds.
+    #[cfg(loom)]
+    #[doc(hidden)]
+    pub fn loom_advance_clock(&self, by: std::time::Duration) {
+        let shared = self.shared();
+        let st = shared.state.lock();
+        // Under the mutex, so that no timed wait checks the clock between the move and the
+        // wake-up (each waits on the condvar with this mutex).
+        Instant::advance(by);
+        st.waiters.notify_all();
+        shared.bg_cv.notify_all();
     }
 
     /// The pool's counters right now.

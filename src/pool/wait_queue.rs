@@ -77,6 +77,13 @@ impl WaitQueue {
         }
     }
 
+    /// Wakes every queued waiter so that it re-checks its deadline against the model clock
+    /// (only the model clock needs this: real timed waits wake by themselves).
+    #[cfg(loom)]
+    pub(crate) fn notify_all(&self) {
+        self.queue.iter().for_each(|slot| slot.cv.notify_one());
+    }
+
     /// Removes a waiter that timed out. Returns false if it was no longer queued (it was
     /// granted something in the meantime).
     pub(crate) fn remove(&mut self, slot: &Arc<WaiterSlot>) -> bool {
