@@ -770,17 +770,21 @@ impl Shared {
         drop(st);
         drop(closed);
         populating.iter().for_each(|i| i.interrupt());
-        let threads = std::mem::take(&mut *self.threads.lock());
+        let background = self.threads.lock().background.take();
         let current = thread::current().id();
         // The background thread only ever waits on the condvar, so it ends at once.
-        if let Some(handle) = threads.background.filter(|h| h.thread().id() != current) {
+        if let Some(handle) = background.filter(|h| h.thread().id() != current) {
             let _ = handle.join();
         }
+        // Only the background thread starts population threads, and it may have started one
+        // after this close began (its run was already past the Closed check): so the list is
+        // complete only now that it has ended (found by tests/loom.rs).
+        let populators = std::mem::take(&mut self.threads.lock().populators);
         // Population threads end within moments of their interrupt, unless one is still in a
         // TCP connect, which a socket shutdown cannot abort: wait a little, then let it finish
         // on its own (within connectTimeoutMS; it closes its connection as poolClosed).
         let deadline = Instant::now() + POPULATOR_JOIN_GRACE;
-        for handle in threads.populators {
+        for handle in populators {
             thread::join_until(handle, deadline);
         }
     }
