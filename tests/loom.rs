@@ -13,6 +13,9 @@
 //! - check-out vs clear: a waiter is served or evicted with PoolCleared, never lost;
 //! - timeout vs hand-off: a connection handed to a waiter whose deadline passes on the model
 //!   clock is taken by that waiter or stays in the pool;
+//! - the same with a second waiter behind the one that times out: it is served;
+//! - ready vs clear vs check-out: the final state is the one the events announced last;
+//! - an interrupting clear (performed by the background thread) vs check-in;
 //! - close vs check-in vs check-out: every connection is closed exactly once, total ends at 0;
 //! - maxConnecting hand-off, after a successful and after a failed establishment: pending
 //!   never exceeds maxConnecting, and the waiter held back by it is woken when the slot frees;
@@ -43,17 +46,27 @@ use mongopool::{
     CmapEvent, Connection, Error, ErrorKind, Establisher, Interrupter, Pool, PoolOptions, PoolState, ServerAddress,
 };
 
-/// The preemption bound when `LOOM_MAX_PREEMPTIONS` is not set: enough for every race between
-/// two steps of different threads that these scenarios contain, small enough that the whole
-/// suite runs in minutes.
-const DEFAULT_PREEMPTIONS: usize = 2;
+/// How far loom explores a scenario.
+#[derive(Clone, Copy, Debug)]
+enum Bound {
+    /// Every interleaving: affordable for the scenarios whose threads do a few operations.
+    Exhaustive,
+    /// Interleavings with at most this many preemptions (a switch away from a thread that
+    /// could have continued), for scenarios with the background thread, whose state space
+    /// grows too fast to exhaust in the test script's budget.
+    Preemptions(usize),
+}
 
-/// Runs `body` once per interleaving (bounded, see [`DEFAULT_PREEMPTIONS`]) and prints how
-/// many were explored and how long it took (visible with `--nocapture`).
-fn model(name: &str, body: impl Fn() + Sync + Send + 'static) {
+/// Runs `body` once per interleaving within `bound` (`LOOM_MAX_PREEMPTIONS` overrides it for
+/// every scenario) and prints how many interleavings were explored and how long it took
+/// (visible with `--nocapture`).
+fn model(name: &str, bound: Bound, body: impl Fn() + Sync + Send + 'static) {
     let mut builder = loom::model::Builder::new();
     if builder.preemption_bound.is_none() {
-        builder.preemption_bound = Some(DEFAULT_PREEMPTIONS);
+        builder.preemption_bound = match bound {
+            Bound::Exhaustive => None,
+            Bound::Preemptions(n) => Some(n),
+        };
     }
     let bound = builder.preemption_bound;
     // Counted with a std atomic outside the model: loom runs one execution at a time.
@@ -64,12 +77,16 @@ fn model(name: &str, body: impl Fn() + Sync + Send + 'static) {
         counter.fetch_add(1, Ordering::Relaxed);
         body();
     });
+    let bound = bound.map_or_else(|| "none".to_owned(), |n| n.to_string());
     eprintln!(
-        "loom: {name}: {} interleavings in {:.1?} (preemption bound {bound:?})",
+        "loom: {name}: {} interleavings in {:.1?} (preemption bound: {bound})",
         executions.load(Ordering::Relaxed),
         started.elapsed()
     );
 }
+
+/// The bound of the scenarios with the background thread (see [`Bound::Preemptions`]).
+const BACKGROUND_BOUND: Bound = Bound::Preemptions(4);
 
 /// Connections without sockets. Establishment yields once, so that other threads may run
 /// while a connection is pending (as they would during a real handshake); `fail_first` makes
@@ -114,8 +131,8 @@ impl Establisher for InMemory {
     }
 }
 
-/// A ready pool over `establisher`, and its event stream from PoolCreated on.
-fn pool_with(options: PoolOptions, establisher: Arc<InMemory>) -> (Pool, Receiver<CmapEvent>) {
+/// A paused pool over `establisher`, and its event stream from PoolCreated on.
+fn paused_pool(options: PoolOptions, establisher: Arc<InMemory>) -> (Pool, Receiver<CmapEvent>) {
     let (tx, rx) = crossbeam_channel::unbounded();
     let pool = Pool::builder("db.loom:27017".parse().unwrap())
         .options(options)
@@ -123,6 +140,12 @@ fn pool_with(options: PoolOptions, establisher: Arc<InMemory>) -> (Pool, Receive
         .event_sender(tx)
         .build()
         .unwrap();
+    (pool, rx)
+}
+
+/// A ready pool over `establisher`, and its event stream from PoolCreated on.
+fn pool_with(options: PoolOptions, establisher: Arc<InMemory>) -> (Pool, Receiver<CmapEvent>) {
+    let (pool, rx) = paused_pool(options, establisher);
     pool.ready().unwrap();
     (pool, rx)
 }
@@ -173,6 +196,8 @@ struct Ledger {
     checked_in: usize,
     /// Per connection id: (ConnectionCreated, ConnectionClosed) events.
     lifecycle: HashMap<u64, (usize, usize)>,
+    /// PoolReady (true) and PoolCleared (false) events, in order.
+    readiness: Vec<bool>,
 }
 
 impl Ledger {
@@ -186,6 +211,8 @@ impl Ledger {
                 CmapEvent::ConnectionCheckedIn(_) => ledger.checked_in += 1,
                 CmapEvent::ConnectionCreated(e) => ledger.lifecycle.entry(e.connection_id).or_default().0 += 1,
                 CmapEvent::ConnectionClosed(e) => ledger.lifecycle.entry(e.connection_id).or_default().1 += 1,
+                CmapEvent::PoolReady(_) => ledger.readiness.push(true),
+                CmapEvent::PoolCleared(_) => ledger.readiness.push(false),
                 _ => {}
             }
         }
@@ -231,7 +258,7 @@ fn close_and_check(pool: &Pool, events: &Receiver<CmapEvent>) -> Ledger {
 /// left waiting.
 #[test]
 fn check_out_vs_clear() {
-    model("check_out_vs_clear", || {
+    model("check_out_vs_clear", Bound::Exhaustive, || {
         let (pool, events) = pool_with(options(1, 2), InMemory::new(2, false));
         let held = pool.check_out().unwrap();
         let a = {
@@ -267,7 +294,7 @@ fn check_out_vs_clear() {
 /// pool, where a further check-out finds it at once.
 #[test]
 fn timeout_vs_hand_off() {
-    model("timeout_vs_hand_off", || {
+    model("timeout_vs_hand_off", Bound::Exhaustive, || {
         let (pool, events) = pool_with(options(1, 2), InMemory::new(2, false));
         let held = pool.check_out().unwrap();
         let clock_moved = Arc::new(AtomicBool::new(false));
@@ -298,6 +325,113 @@ fn timeout_vs_hand_off() {
     });
 }
 
+/// Timeout of the front waiter vs hand-off, with a second waiter behind it. maxPoolSize 1, its
+/// connection held by the main thread. Thread A checks out with a 10 ms timeout, thread B
+/// without one, thread C moves the model clock 20 ms forward, and the main thread checks the
+/// connection in, concurrently (four threads). Interleavings include A timing out before the
+/// hand-off (B, now at the front, is served), the hand-off reaching A just before its deadline
+/// passes (A keeps the grant and passes the connection on by its check-in), and B queueing
+/// before or after A. B is always served; the connection is never lost.
+#[test]
+fn front_waiter_timeout_vs_hand_off() {
+    model("front_waiter_timeout_vs_hand_off", Bound::Exhaustive, || {
+        let (pool, events) = pool_with(options(1, 2), InMemory::new(2, false));
+        let held = pool.check_out().unwrap();
+        let clock_moved = Arc::new(AtomicBool::new(false));
+        let a = {
+            let pool = pool.clone();
+            thread::spawn(move || outcome(pool.check_out_with_timeout(Some(Duration::from_millis(10)))))
+        };
+        let b = {
+            let pool = pool.clone();
+            thread::spawn(move || outcome(pool.check_out_with_timeout(None)))
+        };
+        let c = {
+            let (pool, clock_moved) = (pool.clone(), clock_moved.clone());
+            thread::spawn(move || {
+                clock_moved.store(true, Ordering::SeqCst);
+                pool.loom_advance_clock(Duration::from_millis(20));
+            })
+        };
+        drop(held);
+        let (a, b) = (a.join().unwrap(), b.join().unwrap());
+        c.join().unwrap();
+        assert_eq!(b, Outcome::Served, "the waiter without a deadline is served");
+        match a {
+            Outcome::Served => {}
+            Outcome::TimedOut => assert!(clock_moved.load(Ordering::SeqCst), "timed out before its deadline"),
+            other => panic!("{other:?}"),
+        }
+        let status = pool.status();
+        assert_eq!((status.total, status.available, status.waiters), (1, 1, 0), "{status:?}");
+        let ledger = close_and_check(&pool, &events);
+        assert_eq!(ledger.lifecycle.len(), 1, "one connection served everyone: {ledger:?}");
+    });
+}
+
+/// Ready vs clear vs check-out, as when a server monitor marks the pool ready while an
+/// application thread clears it after a network error. The pool starts paused; thread A marks
+/// it ready, thread B clears it, and the main thread checks out, concurrently. The final state
+/// is the one the last PoolReady/PoolCleared event announced (a clear of a paused pool
+/// announces nothing), and the check-out is served only while the pool is ready.
+#[test]
+fn ready_vs_clear_vs_check_out() {
+    model("ready_vs_clear_vs_check_out", Bound::Exhaustive, || {
+        let (pool, events) = paused_pool(options(1, 2), InMemory::new(2, false));
+        let a = {
+            let pool = pool.clone();
+            thread::spawn(move || pool.ready().unwrap())
+        };
+        let b = {
+            let pool = pool.clone();
+            thread::spawn(move || pool.clear(false))
+        };
+        let main = outcome(pool.check_out());
+        a.join().unwrap();
+        b.join().unwrap();
+        assert!(matches!(main, Outcome::Served | Outcome::Cleared), "{main:?}");
+        let state = pool.status().state;
+        let ledger = close_and_check(&pool, &events);
+        let announced = match ledger.readiness.last() {
+            Some(true) => PoolState::Ready,
+            _ => PoolState::Paused,
+        };
+        assert_eq!(state, announced, "{ledger:?}");
+        assert_eq!(ledger.readiness.first(), Some(&true), "a paused pool's clear announces nothing");
+    });
+}
+
+/// Interrupting clear vs check-in, with the background thread. The main thread holds a
+/// connection; thread A clears the pool with `interrupt_in_use_connections`, which schedules
+/// the interrupt for the background thread, and the main thread checks the connection in,
+/// concurrently (three threads: main, A, background). Interleavings: the background run
+/// before or after the check-in (the interrupt reaches the connection only while it is still
+/// live), the check-in before the clear (the connection is available, then pruned as stale by
+/// the background run or closed by close) or after it (closed as stale at check-in). The
+/// connection is closed exactly once.
+#[test]
+fn interrupting_clear_vs_check_in() {
+    model("interrupting_clear_vs_check_in", BACKGROUND_BOUND, || {
+        let options = PoolOptions::builder()
+            .max_pool_size(1)
+            .maintenance_interval(Some(Duration::from_secs(1)))
+            .build()
+            .unwrap();
+        let (pool, events) = pool_with(options, InMemory::new(2, false));
+        let held = pool.check_out().unwrap();
+        let a = {
+            let pool = pool.clone();
+            thread::spawn(move || pool.clear(true))
+        };
+        drop(held);
+        a.join().unwrap();
+        let status = pool.status();
+        assert_eq!((status.in_use, status.pending, status.generation), (0, 0, 1), "{status:?}");
+        let ledger = close_and_check(&pool, &events);
+        assert_eq!(ledger.lifecycle.len(), 1, "{ledger:?}");
+    });
+}
+
 /// Close vs check-in vs check-out. maxPoolSize 2: the main thread holds one connection and has
 /// checked the other back in. Thread A checks its connection in, thread B closes the pool, and
 /// the main thread checks out, concurrently. Interleavings: the check-in before close (the
@@ -307,7 +441,7 @@ fn timeout_vs_hand_off() {
 /// there. Each connection is closed exactly once and total ends at 0.
 #[test]
 fn close_vs_check_in() {
-    model("close_vs_check_in", || {
+    model("close_vs_check_in", Bound::Exhaustive, || {
         let (pool, events) = pool_with(options(2, 2), InMemory::new(2, false));
         let first = pool.check_out().unwrap();
         let second = pool.check_out().unwrap();
@@ -335,7 +469,7 @@ fn close_vs_check_in() {
 /// fails instead: the slot frees all the same, the waiter is still woken, and exactly one
 /// check-out fails.
 fn max_connecting_hand_off(name: &str, fail_first: bool) {
-    model(name, move || {
+    model(name, Bound::Exhaustive, move || {
         let (pool, events) = pool_with(options(0, 1), InMemory::new(1, fail_first));
         let spawn_check_out = || {
             let pool = pool.clone();
@@ -374,7 +508,7 @@ fn max_connecting_hand_off_after_failure() {
 /// left, whatever point the population had reached.
 #[test]
 fn background_population_vs_check_out_vs_close() {
-    model("background_population_vs_check_out_vs_close", || {
+    model("background_population_vs_check_out_vs_close", BACKGROUND_BOUND, || {
         let options = PoolOptions::builder()
             .min_pool_size(1)
             .max_pool_size(1)
