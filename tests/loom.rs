@@ -31,7 +31,8 @@
 //! Invariants checked after every execution: the pool's counts from `status()` (total back to
 //! 0 after close, no waiter left), and the event stream: every ConnectionCheckOutStarted has
 //! exactly one ConnectionCheckedOut or ConnectionCheckOutFailed, every ConnectionCheckedOut one
-//! ConnectionCheckedIn, every ConnectionCreated exactly one ConnectionClosed.
+//! ConnectionCheckedIn, every ConnectionCreated exactly one ConnectionClosed, and no
+//! ConnectionCreated while the pool is paused or closed.
 
 #![cfg(loom)]
 
@@ -198,12 +199,22 @@ struct Ledger {
     lifecycle: HashMap<u64, (usize, usize)>,
     /// PoolReady (true) and PoolCleared (false) events, in order.
     readiness: Vec<bool>,
+    /// ConnectionCreated events while the pool was not ready (after PoolCleared or
+    /// PoolClosed, before the next PoolReady): a paused or closed pool creates nothing.
+    created_while_not_ready: usize,
 }
 
 impl Ledger {
     fn of(events: &Receiver<CmapEvent>) -> Ledger {
         let mut ledger = Ledger::default();
+        let mut ready = false;
         for event in events.try_iter() {
+            match &event {
+                CmapEvent::PoolReady(_) => ready = true,
+                CmapEvent::PoolCleared(_) | CmapEvent::PoolClosed(_) => ready = false,
+                CmapEvent::ConnectionCreated(_) if !ready => ledger.created_while_not_ready += 1,
+                _ => {}
+            }
             match event {
                 CmapEvent::ConnectionCheckOutStarted(_) => ledger.started += 1,
                 CmapEvent::ConnectionCheckedOut(_) => ledger.checked_out += 1,
@@ -227,6 +238,7 @@ impl Ledger {
             "every check-out ends once: {self:?}"
         );
         assert_eq!(self.checked_out, self.checked_in, "every checked-out connection came back: {self:?}");
+        assert_eq!(self.created_while_not_ready, 0, "connections created while paused or closed: {self:?}");
         for (id, counts) in &self.lifecycle {
             assert_eq!(*counts, (1, 1), "connection {id} created and closed exactly once: {self:?}");
         }
