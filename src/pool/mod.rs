@@ -1,10 +1,11 @@
 //! The CMAP connection pool.
 //!
-//! One `parking_lot::Mutex` guards the whole pool state (module `state`); a FIFO queue of waiter
-//! slots, each with its own `Condvar` (module `wait_queue`), hands connections to check-outs in
-//! arrival order; one background thread per pool (module `background`) keeps minPoolSize, prunes
-//! perished connections and performs interrupts. Establishment and socket teardown always
-//! happen outside the mutex.
+//! One mutex (parking_lot's, through `crate::sync` so that `tests/loom.rs` can model-check it)
+//! guards the whole pool state (module `state`); a FIFO queue of waiter slots, each with its
+//! own `Condvar` (module `wait_queue`), hands connections to check-outs in arrival order; one
+//! background thread per pool (module `background`) keeps minPoolSize, prunes perished
+//! connections and performs interrupts. Establishment and socket teardown always happen
+//! outside the mutex.
 
 // Connections stay boxed for their whole pooled life, so hand-offs move a pointer; the lists
 // of closed connections hold those same boxes.
