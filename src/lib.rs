@@ -135,6 +135,7 @@ pub mod conn;
 pub mod error;
 pub mod events;
 pub mod pool;
+mod sync;
 pub mod timeline;
 pub mod uri;
 pub mod wire;

@@ -8,11 +8,11 @@ use std::os::unix::net::UnixStream;
 use std::time::Duration;
 
 use native_tls::TlsStream;
-use parking_lot::Mutex;
 use socket2::{Domain, Protocol, SockAddr, Socket, TcpKeepalive, Type};
 
 use crate::address::ServerAddress;
 use crate::error::{Error, ErrorKind, Result};
+use crate::sync::Mutex;
 
 /// Keepalive idle time: MongoDB recommends at most 120 s so that idle connections through
 /// firewalls and load balancers are not dropped silently.

@@ -1,10 +1,10 @@
 //! What the pool hands a check-out: a connection, the right to create one, or an error.
 
 use std::sync::Arc;
-use std::time::Instant;
 
 use crate::conn::{Connection, Interrupter};
 use crate::error::Error;
+use crate::sync::Instant;
 
 /// The outcome of a check-out request, decided under the pool's mutex.
 pub(crate) enum Grant {

@@ -1,10 +1,11 @@
 //! The CMAP connection pool.
 //!
-//! One `parking_lot::Mutex` guards the whole pool state (module `state`); a FIFO queue of waiter
-//! slots, each with its own `Condvar` (module `wait_queue`), hands connections to check-outs in
-//! arrival order; one background thread per pool (module `background`) keeps minPoolSize, prunes
-//! perished connections and performs interrupts. Establishment and socket teardown always
-//! happen outside the mutex.
+//! One mutex (parking_lot's, through `crate::sync` so that `tests/loom.rs` can model-check it)
+//! guards the whole pool state (module `state`); a FIFO queue of waiter slots, each with its
+//! own `Condvar` (module `wait_queue`), hands connections to check-outs in arrival order; one
+//! background thread per pool (module `background`) keeps minPoolSize, prunes perished
+//! connections and performs interrupts. Establishment and socket teardown always happen
+//! outside the mutex.
 
 // Connections stay boxed for their whole pooled life, so hand-offs move a pointer; the lists
 // of closed connections hold those same boxes.
@@ -21,11 +22,8 @@ mod state;
 mod wait_queue;
 
 use std::sync::Arc;
-use std::thread::JoinHandle;
-use std::time::Instant;
 
 use crossbeam_channel::{Receiver, Sender};
-use parking_lot::{Condvar, Mutex, MutexGuard};
 
 pub use establish::{Establisher, TcpEstablisher};
 pub use guard::{PinnedTo, PooledConnection};
@@ -43,6 +41,8 @@ use crate::events::{
     ConnectionCheckedInEvent, ConnectionClosedReason, DroppedEvents, PoolClosedEvent, PoolCreatedEvent,
     PoolCreatedOptions, PoolReadyEvent,
 };
+use crate::sync::thread::{self, JoinHandle};
+use crate::sync::{Condvar, Instant, Mutex, MutexGuard};
 use grant::{Grant, PendingConnection};
 use state::State;
 use wait_queue::WaiterSlot;
@@ -598,6 +598,21 @@ impl Pool {
         self.shared().state.lock().in_use_by_purpose()
     }
 
+    /// Moves the model clock of a `cfg(loom)` build forward by `by` and wakes every timed wait
+    /// of the pool (queued check-outs and the background thread), which then time out if
+    /// their deadline has passed. For `tests/loom.rs` only; absent from normal builds.
+    #[cfg(loom)]
+    #[doc(hidden)]
+    pub fn loom_advance_clock(&self, by: std::time::Duration) {
+        let shared = self.shared();
+        let st = shared.state.lock();
+        // Under the mutex, so that no timed wait checks the clock between the move and the
+        // wake-up (each waits on the condvar with this mutex).
+        Instant::advance(by);
+        st.waiters.notify_all();
+        shared.bg_cv.notify_all();
+    }
+
     /// The pool's counters right now.
     ///
     /// ```
@@ -874,7 +889,7 @@ impl Shared {
             return Ok(());
         }
         let shared = self.clone();
-        let handle = std::thread::Builder::new()
+        let handle = thread::Builder::new()
             .name(format!("mongopool-bg-{}", self.address))
             .spawn(move || background::run(shared))
             .map_err(|e| Error::internal(format!("cannot start the pool's background thread: {e}")))?;
@@ -1131,7 +1146,8 @@ impl Shared {
             }
             None => {
                 if self.options.max_idle_time().is_some() {
-                    conn.last_used = Instant::now();
+                    // Idle time is real time (not modelled under loom).
+                    conn.last_used = std::time::Instant::now();
                 }
                 st.available.push_front(conn);
             }
@@ -1198,30 +1214,29 @@ impl Shared {
         drop(st);
         drop(closed);
         populating.iter().for_each(|i| i.interrupt());
-        let threads = std::mem::take(&mut *self.threads.lock());
-        let current = std::thread::current().id();
+        let background = self.threads.lock().background.take();
+        let current = thread::current().id();
         // The background thread only ever waits on the condvar, so it ends at once.
-        if let Some(handle) = threads.background.filter(|h| h.thread().id() != current) {
+        if let Some(handle) = background.filter(|h| h.thread().id() != current) {
             let _ = handle.join();
         }
+        // Only the background thread starts population threads, and it may have started one
+        // after this close began (its run was already past the Closed check): so the list is
+        // complete only now that it has ended (found by tests/loom.rs).
+        let populators = std::mem::take(&mut self.threads.lock().populators);
         // Population threads end within moments of their interrupt, unless one is still in a
         // TCP connect, which a socket shutdown cannot abort: wait a little, then let it finish
         // on its own (within connectTimeoutMS; it closes its connection as poolClosed).
         let deadline = Instant::now() + POPULATOR_JOIN_GRACE;
-        for handle in threads.populators {
-            while !handle.is_finished() && Instant::now() < deadline {
-                std::thread::sleep(std::time::Duration::from_millis(1));
-            }
-            if handle.is_finished() {
-                let _ = handle.join();
-            }
+        for handle in populators {
+            thread::join_until(handle, deadline);
         }
     }
 
     /// Records a population thread so `close()` can join it; forgets finished ones.
     fn track_populator(&self, handle: JoinHandle<()>) {
         let mut threads = self.threads.lock();
-        threads.populators.retain(|h| !h.is_finished());
+        threads.populators.retain(|h| !thread::is_finished(h));
         threads.populators.push(handle);
     }
 }

@@ -19,7 +19,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bson::oid::ObjectId;
 
@@ -35,6 +35,7 @@ use crate::events::{
     ConnectionClosedEvent, ConnectionClosedReason, ConnectionCreatedEvent, ConnectionReadyEvent, PoolClearedEvent,
     Subscribers,
 };
+use crate::sync::Instant;
 
 /// The pool's life-cycle state (cmap.md "ConnectionPool.state").
 ///

@@ -4,14 +4,22 @@
 //! the pool (under its mutex) puts a [`Grant`] into a slot, and it does so for the *front*
 //! waiter only, then pops it and notifies exactly that waiter: so grants go out strictly in
 //! arrival order and no waiter is woken for nothing.
+//!
+//! Model checked by `tests/loom.rs` (loom explores every interleaving of the pool's lock,
+//! condvar and thread operations; exhaustively but for the background population scenario,
+//! bounded to 5 preemptions): a waiter queued vs a clear that evicts it vs a check-in that serves it; a grant
+//! placed in the slot of a waiter whose deadline passes at the same moment (it keeps the
+//! grant), with and without a second waiter behind it; a waiter held back by maxConnecting vs
+//! the end, successful or failed, of the establishment that holds the slot; a waiter vs the
+//! background thread's population vs close. Not covered: real time (deadlines move on a
+//! model clock, see `crate::sync`), queues longer than two waiters, and the population
+//! scenario's interleavings beyond 5 preemptions.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
-use std::time::Instant;
-
-use parking_lot::{Condvar, Mutex};
 
 use super::grant::Grant;
+use crate::sync::{Condvar, Instant, Mutex};
 
 /// One thread waiting for a connection.
 pub(crate) struct WaiterSlot {
@@ -77,6 +85,13 @@ impl WaitQueue {
             }
             None => Some(grant),
         }
+    }
+
+    /// Wakes every queued waiter so that it re-checks its deadline against the model clock
+    /// (only the model clock needs this: real timed waits wake by themselves).
+    #[cfg(loom)]
+    pub(crate) fn notify_all(&self) {
+        self.queue.iter().for_each(|slot| slot.cv.notify_one());
     }
 
     /// Removes a waiter that timed out. Returns false if it was no longer queued (it was
