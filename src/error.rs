@@ -93,6 +93,10 @@ pub enum ErrorKind {
         /// What failed.
         message: String,
     },
+    /// `loadBalanced=true`, but the server's hello reply has no `serviceId` (load-balancers.md
+    /// "Connection Establishment", which prescribes this message).
+    #[error("Driver attempted to initialize in load balancing mode, but the server does not support this mode.")]
+    LoadBalancingUnsupported,
     /// Check-out from a closed pool (CMAP `PoolClosedError`).
     #[error("Attempted to check out a connection from closed connection pool")]
     PoolClosed,
@@ -107,7 +111,7 @@ pub enum ErrorKind {
     /// `WaitQueueTimeoutError`).
     #[error(
         "{}",
-        wait_queue_timeout_message(timeout, in_use, pending, available, waiters, max_pool_size)
+        wait_queue_timeout_message(timeout, in_use, pending, available, waiters, max_pool_size, load_balanced)
     )]
     WaitQueueTimeout {
         /// The timeout that expired.
@@ -122,6 +126,9 @@ pub enum ErrorKind {
         waiters: u32,
         /// The pool's maxPoolSize (0 = unlimited).
         max_pool_size: u32,
+        /// In a load-balanced pool, what the connections in use are pinned to
+        /// (load-balancers.md "Connection Tracking"); `None` otherwise.
+        load_balanced: Option<InUseByPurpose>,
     },
     /// A connection was used after it had been closed or marked errored.
     #[error("the connection is closed")]
@@ -285,6 +292,18 @@ impl Error {
     }
 }
 
+/// The connections in use of a load-balanced pool by what they are pinned to
+/// (load-balancers.md "Connection Tracking"; see [`crate::PooledConnection::pin`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct InUseByPurpose {
+    /// Connections pinned to cursors.
+    pub cursors: u32,
+    /// Connections pinned to transactions.
+    pub transactions: u32,
+    /// Connections in use for anything else.
+    pub other: u32,
+}
+
 fn wait_queue_timeout_message(
     timeout: &Duration,
     in_use: &u32,
@@ -292,7 +311,21 @@ fn wait_queue_timeout_message(
     available: &u32,
     waiters: &u32,
     max_pool_size: &u32,
+    load_balanced: &Option<InUseByPurpose>,
 ) -> String {
+    if let Some(usage) = load_balanced {
+        // The message load-balancers.md prescribes, then the counts the others share.
+        return format!(
+            "Timeout waiting for connection from the connection pool. maxPoolSize: {max_pool_size}, \
+             connections in use by cursors: {}, connections in use by transactions: {}, \
+             connections in use by other operations: {} (waited {} ms; {pending} pending, \
+             {available} available, {waiters} other threads waiting)",
+            usage.cursors,
+            usage.transactions,
+            usage.other,
+            timeout.as_millis()
+        );
+    }
     let mut text = format!(
         "Timed out while checking out a connection from connection pool after {} ms: \
          {in_use} in use, {pending} pending, {available} available, {waiters} other threads waiting",
@@ -378,12 +411,37 @@ mod tests {
             available: 0,
             waiters: 7,
             max_pool_size: 5,
+            load_balanced: None,
         });
         let text = err.to_string();
         assert!(text.starts_with("Timed out while checking out a connection from connection pool"));
         assert!(
             text.contains("4 in use, 1 pending, 0 available, 7 other threads waiting"),
             "{text}"
+        );
+    }
+
+    #[test]
+    fn load_balanced_wait_queue_timeout_message_is_the_specs() {
+        let err = Error::new(ErrorKind::WaitQueueTimeout {
+            timeout: Duration::from_millis(50),
+            in_use: 6,
+            pending: 0,
+            available: 0,
+            waiters: 2,
+            max_pool_size: 6,
+            load_balanced: Some(InUseByPurpose {
+                cursors: 1,
+                transactions: 2,
+                other: 3,
+            }),
+        });
+        assert!(
+            err.to_string().starts_with(
+                "Timeout waiting for connection from the connection pool. maxPoolSize: 6, connections in use \
+                 by cursors: 1, connections in use by transactions: 2, connections in use by other operations: 3"
+            ),
+            "{err}"
         );
     }
 

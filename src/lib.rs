@@ -85,12 +85,13 @@ pub mod conn;
 pub mod error;
 pub mod events;
 pub mod pool;
+pub mod timeline;
 pub mod uri;
 pub mod wire;
 
 pub use address::ServerAddress;
 pub use client::{Client, ClientBuilder, ClientOptions, ClientOptionsBuilder, ServerType, TlsOptions};
 pub use conn::{Connection, ConnectionOptions, DriverInfo, HelloReply, Interrupter};
-pub use error::{CommandError, Error, ErrorKind, Result};
+pub use error::{CommandError, Error, ErrorKind, InUseByPurpose, Result};
 pub use events::{CmapEvent, CmapEventHandler};
-pub use pool::{Establisher, Pool, PoolBuilder, PoolOptions, PoolState, PoolStatus, PooledConnection};
+pub use pool::{Establisher, PinnedTo, Pool, PoolBuilder, PoolOptions, PoolState, PoolStatus, PooledConnection};

@@ -132,7 +132,7 @@ impl Client {
         let generation = pool.status().generation;
         pool.check_out().inspect_err(|err| {
             let reaction = app_errors::classify_check_out_error(err);
-            topology.application_error(pool.address(), generation, reaction, err);
+            topology.application_error(pool.address(), generation, None, reaction, err);
         })
     }
 
@@ -144,11 +144,13 @@ impl Client {
     /// - a "not writable primary" or "node is recovering" error marks the server Unknown and
     ///   has it checked soon; "shutdown in progress" also clears the pool;
     /// - errors labelled `SystemOverloadedError` never clear (cmap.md "Backpressure-enabled");
-    /// - an error from a connection older than the pool's last clear is ignored.
+    /// - an error from a connection older than the pool's last clear is ignored;
+    /// - with `loadBalanced=true` the load balancer is never marked Unknown, and a clear
+    ///   applies only to the connection's service ([`Pool::clear_service`]).
     pub fn handle_application_error(&self, conn: &Connection, err: &Error) {
         let reaction = app_errors::classify_operation_error(err);
         self.topology()
-            .application_error(conn.address(), conn.generation(), reaction, err);
+            .application_error(conn.address(), conn.generation(), conn.service_id(), reaction, err);
     }
 
     /// The pool of `address`, if the client knows that server: to subscribe to one pool's

@@ -218,16 +218,33 @@ impl Topology {
     /// Applies the reaction to an application error on `address`. `generation` is the pool
     /// generation the failed connection (or check-out) belonged to: an error from before the
     /// pool's last clear is stale and changes nothing (it was already handled).
-    pub(crate) fn application_error(&self, address: &ServerAddress, generation: u32, reaction: Reaction, err: &Error) {
+    pub(crate) fn application_error(
+        &self,
+        address: &ServerAddress,
+        generation: u32,
+        service_id: Option<bson::oid::ObjectId>,
+        reaction: Reaction,
+        err: &Error,
+    ) {
         let (clear, cancel) = match reaction {
             Reaction::Ignore => return,
             Reaction::MarkUnknownAndClear => (true, true),
             Reaction::StateChange { clear } => (clear, false),
         };
         if self.options.load_balanced() {
-            // Load-balanced pools are cleared per serviceId (cmap.md "Clearing a load balanced
-            // pool"), which the pool does not implement; the errored connection itself is
-            // closed at check-in.
+            // load-balancers.md "Error Handling": never mark the load balancer Unknown; clear
+            // only the failed connection's service, and only if the error is not older than
+            // that service's last clear. Check-out errors carry no serviceId (handshake errors
+            // MUST be ignored anyway); the errored connection itself is closed at check-in.
+            if let (true, Some(service_id)) = (clear, service_id) {
+                let pool = self.state.lock().servers.get(address).map(|s| s.pool.clone());
+                if let Some(pool) = pool {
+                    let current = pool.service_generation(&service_id).map(|(g, _)| g);
+                    if current == Some(generation) {
+                        let _ = pool.clear_service(service_id, false);
+                    }
+                }
+            }
             return;
         }
         let monitor = {

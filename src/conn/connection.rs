@@ -26,6 +26,10 @@ pub struct Connection {
     created: Instant,
     pub(crate) last_used: Instant,
     hello: Option<HelloReply>,
+    /// The load balancer's `serviceId` from the hello reply (load-balancers.md).
+    service_id: Option<bson::oid::ObjectId>,
+    /// What a load-balanced pool's user pinned this connection to (counted by the pool).
+    pub(crate) pinned: Option<crate::pool::PinnedTo>,
     errored: bool,
     /// The error that made the connection errored, reported when the pool closes it.
     error: Option<Error>,
@@ -82,7 +86,12 @@ impl Connection {
             .run_command("admin", hello_command(options, &metadata))
             .map_err(backpressure)?;
         let hello = HelloReply::from_document(hello).map_err(|e| e.with_address(address))?;
+        if options.load_balanced && hello.service_id.is_none() {
+            // load-balancers.md "Connection Establishment": a MUST, with this message.
+            return Err(Error::new(ErrorKind::LoadBalancingUnsupported).with_address(address));
+        }
         conn.max_message_size = hello.max_message_size_bytes;
+        conn.service_id = hello.service_id;
         conn.hello = Some(hello);
         conn.socket_timeout = options.socket_timeout;
         conn.apply_socket_timeout()?;
@@ -101,6 +110,15 @@ impl Connection {
         Connection::with_stream(address, Stream::Detached, Arc::new(Interrupter::default()))
     }
 
+    /// A detached connection that reports `service_id` as the service a load balancer routed it
+    /// to, for exercising load-balanced pools without sockets (see
+    /// [`crate::Pool::clear_service`]).
+    pub fn detached_load_balanced(address: ServerAddress, service_id: bson::oid::ObjectId) -> Connection {
+        let mut conn = Connection::detached(address);
+        conn.service_id = Some(service_id);
+        conn
+    }
+
     fn with_stream(address: ServerAddress, stream: Stream, interrupter: Arc<Interrupter>) -> Connection {
         let now = Instant::now();
         Connection {
@@ -110,6 +128,8 @@ impl Connection {
             created: now,
             last_used: now,
             hello: None,
+            service_id: None,
+            pinned: None,
             errored: false,
             error: None,
             stream: BufReader::with_capacity(16 * 1024, stream),
@@ -215,6 +235,12 @@ impl Connection {
         self.hello.as_ref().and_then(|h| h.connection_id)
     }
 
+    /// The `serviceId` of the service behind a load balancer that this connection reached
+    /// (load-balanced mode only).
+    pub fn service_id(&self) -> Option<bson::oid::ObjectId> {
+        self.service_id
+    }
+
     /// The hello reply of the handshake (`None` for a detached connection).
     pub fn hello_reply(&self) -> Option<&HelloReply> {
         self.hello.as_ref()
@@ -290,6 +316,7 @@ impl std::fmt::Debug for Connection {
             .field("address", &self.address.to_string())
             .field("generation", &self.generation)
             .field("server_connection_id", &self.server_connection_id())
+            .field("service_id", &self.service_id)
             .field("errored", &self.errored)
             .finish()
     }

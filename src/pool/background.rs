@@ -15,7 +15,7 @@ use parking_lot::MutexGuard;
 use super::grant::PendingConnection;
 use super::state::{PoolState, State};
 use super::{Shared, LOG_TARGET};
-use crate::events::{CmapEvent, ConnectionClosedReason, ConnectionReadyEvent};
+use crate::events::ConnectionClosedReason;
 
 /// The background thread's loop; returns when the pool closes.
 pub(super) fn run(shared: Arc<Shared>) {
@@ -92,24 +92,19 @@ fn populate(shared: Arc<Shared>, pending: PendingConnection) {
         .establish(&shared.address, pending.interrupter.clone());
     let mut st = shared.state.lock();
     let mut closed = Vec::new();
+    let result = result.and_then(|conn| st.admit(&pending, conn));
+    // A failure in load-balanced mode must not trigger SDAM error handling (load-balancers.md
+    // "Initial Handshake Errors"), so the pool is not cleared and the next attempt waits for
+    // the next regular run instead of retrying at once.
+    let mut retry_now = true;
     match result {
-        Ok(conn) => {
-            let mut conn = Box::new(conn);
-            conn.set_pool_identity(pending.id, pending.generation);
-            let duration = pending.created.elapsed();
-            st.emit(|address| {
-                CmapEvent::ConnectionReady(ConnectionReadyEvent {
-                    address: address.clone(),
-                    connection_id: pending.id,
-                    duration,
-                })
-            });
+        Ok(mut conn) => {
             // Mark available before the pending count drops, in one critical section
             // (cmap.md "Populating the Pool": the order must be observable as such).
             st.finish_pending(pending.id);
             if st.phase == PoolState::Closed {
                 st.close_connection(conn, ConnectionClosedReason::PoolClosed, None, &mut closed);
-            } else if pending.generation != st.generation {
+            } else if st.is_stale(&conn) {
                 st.close_connection(conn, ConnectionClosedReason::Stale, None, &mut closed);
             } else {
                 conn.last_used = Instant::now();
@@ -120,6 +115,14 @@ fn populate(shared: Arc<Shared>, pending: PendingConnection) {
             let err = err.with_address(&shared.address);
             if st.phase == PoolState::Closed {
                 st.discard_pending(pending.id, ConnectionClosedReason::PoolClosed, None);
+            } else if st.services.is_some() {
+                log::warn!(
+                    target: LOG_TARGET,
+                    "background connection establishment to {} failed: {err}",
+                    shared.address
+                );
+                retry_now = false;
+                st.discard_pending(pending.id, ConnectionClosedReason::Error, Some(err));
             } else {
                 log::warn!(
                     target: LOG_TARGET,
@@ -137,8 +140,10 @@ fn populate(shared: Arc<Shared>, pending: PendingConnection) {
         }
     }
     st.dispatch(&mut closed);
-    st.bg_wake = true;
-    shared.bg_cv.notify_one();
+    if retry_now {
+        st.bg_wake = true;
+        shared.bg_cv.notify_one();
+    }
     drop(st);
     drop(closed);
 }

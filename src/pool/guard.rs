@@ -6,6 +6,15 @@ use std::sync::Arc;
 use super::Shared;
 use crate::conn::Connection;
 
+/// What a checked-out connection is pinned to (load-balancers.md "Connection Pinning").
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum PinnedTo {
+    /// A cursor whose `getMore`s must reach the same service.
+    Cursor,
+    /// A transaction whose commands must reach the same service.
+    Transaction,
+}
+
 /// A checked-out connection. It dereferences to [`Connection`] and goes back to the pool that
 /// made it when dropped (cmap.md "withConnection"); since only the guard can check a connection
 /// in, a connection can never be checked in to another pool.
@@ -53,6 +62,50 @@ impl PooledConnection {
     /// Marks the connection errored and checks it in, so the pool closes it.
     pub fn discard(mut self) {
         self.mark_errored();
+    }
+
+    /// Records that this connection is pinned to a cursor or a transaction, until
+    /// [`PooledConnection::unpin`] or check-in. A load-balanced pool counts its connections in
+    /// use by purpose and names the counts in its wait-queue timeout error
+    /// (load-balancers.md "Connection Tracking"); other pools count them too.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use mongopool::{Connection, Establisher, Interrupter, Pool, PoolOptions, ServerAddress};
+    /// # struct Fake;
+    /// # impl Establisher for Fake {
+    /// #     fn establish(&self, a: &ServerAddress, _: Arc<Interrupter>) -> mongopool::Result<Connection> {
+    /// #         Ok(Connection::detached(a.clone()))
+    /// #     }
+    /// # }
+    /// use mongopool::PinnedTo;
+    /// # let pool = Pool::with_establisher("db:27017".parse()?, PoolOptions::default(), Arc::new(Fake))?;
+    /// pool.ready()?;
+    /// let mut conn = pool.check_out()?;
+    /// conn.pin(PinnedTo::Cursor);
+    /// assert_eq!(pool.in_use_by_purpose().cursors, 1);
+    /// drop(conn);
+    /// assert_eq!(pool.in_use_by_purpose().cursors, 0);
+    /// # Ok::<(), mongopool::Error>(())
+    /// ```
+    pub fn pin(&mut self, purpose: PinnedTo) {
+        let mut st = self.shared.state.lock();
+        let conn = self.conn.as_mut().expect("PooledConnection used after check-in");
+        st.unpin(conn.pinned.take());
+        st.pin(purpose);
+        conn.pinned = Some(purpose);
+    }
+
+    /// Ends a [`PooledConnection::pin`]: the connection counts as used by other operations.
+    pub fn unpin(&mut self) {
+        let mut st = self.shared.state.lock();
+        let conn = self.conn.as_mut().expect("PooledConnection used after check-in");
+        st.unpin(conn.pinned.take());
+    }
+
+    /// What the connection is pinned to, if anything.
+    pub fn pinned_to(&self) -> Option<PinnedTo> {
+        self.conn().pinned
     }
 
     fn conn(&self) -> &Connection {

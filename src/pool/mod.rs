@@ -28,7 +28,7 @@ use crossbeam_channel::{Receiver, Sender};
 use parking_lot::{Condvar, Mutex, MutexGuard};
 
 pub use establish::{Establisher, TcpEstablisher};
-pub use guard::PooledConnection;
+pub use guard::{PinnedTo, PooledConnection};
 pub use logging::LOG_TARGET;
 pub use options::{
     PoolOptions, PoolOptionsBuilder, DEFAULT_MAINTENANCE_INTERVAL, DEFAULT_MAX_CONNECTING, DEFAULT_MAX_POOL_SIZE,
@@ -36,12 +36,12 @@ pub use options::{
 pub use state::PoolState;
 
 use crate::address::ServerAddress;
-use crate::conn::Connection;
+use crate::conn::{Connection, Interrupter};
 use crate::error::{Error, ErrorKind, Result, RETRYABLE_ERROR};
 use crate::events::{
     dispatch_to_handler, CmapEvent, CmapEventHandler, ConnectionCheckOutFailedReason, ConnectionCheckOutStartedEvent,
-    ConnectionCheckedInEvent, ConnectionClosedReason, ConnectionReadyEvent, DroppedEvents, PoolClosedEvent,
-    PoolCreatedEvent, PoolCreatedOptions, PoolReadyEvent,
+    ConnectionCheckedInEvent, ConnectionClosedReason, DroppedEvents, PoolClosedEvent, PoolCreatedEvent,
+    PoolCreatedOptions, PoolReadyEvent,
 };
 use grant::{Grant, PendingConnection};
 use state::State;
@@ -212,6 +212,52 @@ impl Pool {
         self.shared().clear(interrupt_in_use_connections, cause.to_string());
     }
 
+    /// Clears the connections of one service behind a load balancer (cmap.md "Clearing a load
+    /// balanced pool"): that service's generation goes up, so its connections are closed
+    /// instead of reused, and PoolCleared carries `service_id`. The pool is NOT paused and
+    /// waiters keep waiting; connections to other services are untouched. With
+    /// `interrupt_in_use_connections`, the service's in-use connections are interrupted too.
+    ///
+    /// In a load-balanced pool, [`Pool::clear`] clears every service this way. A pool that is not
+    /// load balanced refuses this call with [`ErrorKind::InvalidArgument`].
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use mongopool::{Connection, Establisher, Interrupter, Pool, PoolOptions, ServerAddress};
+    /// use bson::oid::ObjectId;
+    /// /// Every connection reaches the same service behind the load balancer.
+    /// struct Balanced(ObjectId);
+    /// impl Establisher for Balanced {
+    ///     fn establish(&self, a: &ServerAddress, _: Arc<Interrupter>) -> mongopool::Result<Connection> {
+    ///         Ok(Connection::detached_load_balanced(a.clone(), self.0))
+    ///     }
+    /// }
+    /// let service = ObjectId::new();
+    /// let options = PoolOptions::builder().load_balanced(true).build()?;
+    /// let pool = Pool::with_establisher("lb:27017".parse()?, options, Arc::new(Balanced(service)))?;
+    /// pool.ready()?;
+    /// let conn = pool.check_out()?;
+    /// pool.clear_service(service, false)?;
+    /// assert_eq!(pool.status().state, mongopool::PoolState::Ready); // not paused
+    /// drop(conn); // stale: closed at check-in
+    /// assert_eq!(pool.status().total, 0);
+    /// # Ok::<(), mongopool::Error>(())
+    /// ```
+    pub fn clear_service(&self, service_id: bson::oid::ObjectId, interrupt_in_use_connections: bool) -> Result<()> {
+        self.shared().clear_service(service_id, interrupt_in_use_connections)
+    }
+
+    /// In a load-balanced pool, the (generation, connection count) of `service_id`, or `None`
+    /// if the pool has no connection to it (cmap.md "Load Balancer Mode"). Always `None` when
+    /// the pool is not load balanced.
+    pub fn service_generation(&self, service_id: &bson::oid::ObjectId) -> Option<(u32, u32)> {
+        self.shared()
+            .state
+            .lock()
+            .service_entry(service_id)
+            .map(|e| (e.generation, e.connections))
+    }
+
     /// Closes the pool (cmap.md "Closing a Connection Pool"): closes available connections,
     /// fails waiters, stops and joins the background thread and any population threads.
     /// Connections still checked out are closed when they are checked in.
@@ -242,6 +288,12 @@ impl Pool {
     /// pool's state is dropped (the pool closed and every connection returned).
     pub fn subscribe_handler(&self, handler: Arc<dyn CmapEventHandler>) -> Result<()> {
         spawn_handler(handler, self.subscribe())
+    }
+
+    /// The connections in use right now by what they are pinned to (see
+    /// [`PooledConnection::pin`]).
+    pub fn in_use_by_purpose(&self) -> crate::InUseByPurpose {
+        self.shared().state.lock().in_use_by_purpose()
     }
 
     /// The pool's counters right now.
@@ -424,13 +476,18 @@ impl Shared {
     fn after_fork(self: &Arc<Self>, st: &mut MutexGuard<'_, State>) -> Vec<Box<Connection>> {
         let mut closed = Vec::new();
         let phase = st.phase;
-        st.clear(
-            false,
-            "the process forked; connections inherited from the parent were closed".into(),
-        );
+        if st.services.is_some() {
+            // Load-balanced pools are cleared per service and never paused.
+            st.clear_all_services(false);
+        } else {
+            st.clear(
+                false,
+                "the process forked; connections inherited from the parent were closed".into(),
+            );
+        }
         st.prune(&mut closed);
         st.forget_inherited();
-        if phase == PoolState::Ready {
+        if phase == PoolState::Ready && st.phase == PoolState::Paused {
             st.phase = PoolState::Ready;
             st.emit(|address| {
                 CmapEvent::PoolReady(PoolReadyEvent {
@@ -544,6 +601,7 @@ impl Shared {
                             available: st.available.len() as u32,
                             waiters: st.waiters.len() as u32,
                             max_pool_size: self.options.max_pool_size(),
+                            load_balanced: st.services.is_some().then(|| st.in_use_by_purpose()),
                         })
                         .with_address(&self.address);
                         st.emit_check_out_failed(ConnectionCheckOutFailedReason::Timeout, &err, started);
@@ -563,21 +621,11 @@ impl Shared {
         let result = self.establisher.establish(&self.address, pending.interrupter.clone());
         let mut st = self.state.lock();
         let mut closed = Vec::new();
+        let result = result.and_then(|conn| st.admit(&pending, conn));
         let outcome = match result {
             Ok(conn) => {
-                let mut conn = Box::new(conn);
-                conn.set_pool_identity(pending.id, pending.generation);
                 st.finish_pending(pending.id);
-                let id = pending.id;
-                let duration = pending.created.elapsed();
-                st.emit(|address| {
-                    CmapEvent::ConnectionReady(ConnectionReadyEvent {
-                        address: address.clone(),
-                        connection_id: id,
-                        duration,
-                    })
-                });
-                st.emit_checked_out(id, started);
+                st.emit_checked_out(pending.id, started);
                 Ok(conn)
             }
             Err(err) => {
@@ -611,14 +659,17 @@ impl Shared {
                 connection_id: id,
             })
         });
-        if conn.generation() < st.fork_floor {
+        if st.is_inherited(&conn) {
             // Inherited from a parent process and no longer counted: just close the socket.
             drop(st);
             return;
         }
+        if conn.pinned.is_some() {
+            st.unpin(conn.pinned.take());
+        }
         let reason = if st.phase == PoolState::Closed {
             Some(ConnectionClosedReason::PoolClosed)
-        } else if conn.generation() != st.generation {
+        } else if st.is_stale(&conn) {
             Some(ConnectionClosedReason::Stale)
         } else if conn.is_errored() {
             Some(ConnectionClosedReason::Error)
@@ -649,6 +700,11 @@ impl Shared {
 
     fn clear(&self, interrupt_in_use: bool, cause: String) {
         let mut st = self.state.lock();
+        if st.services.is_some() {
+            let interrupts = st.clear_all_services(interrupt_in_use);
+            self.finish_service_clear(st, interrupts);
+            return;
+        }
         st.clear(interrupt_in_use, cause);
         if self.options.maintenance_interval().is_some() {
             self.bg_cv.notify_one();
@@ -658,6 +714,29 @@ impl Shared {
             drop(st);
             interrupts.iter().for_each(|i| i.interrupt());
         }
+    }
+
+    fn clear_service(&self, service_id: bson::oid::ObjectId, interrupt_in_use: bool) -> Result<()> {
+        let mut st = self.state.lock();
+        if st.services.is_none() {
+            // cmap.md "Clearing a Connection Pool": the load-balanced clear MUST NOT be used
+            // in a non-load-balanced pool.
+            return Err(Error::invalid_argument(
+                "clear_service is only for load-balanced pools (loadBalanced=true); use clear()",
+            )
+            .with_address(&self.address));
+        }
+        let interrupts = st.clear_service(service_id, interrupt_in_use);
+        self.finish_service_clear(st, interrupts);
+        Ok(())
+    }
+
+    /// After a load-balanced clear: wake the background thread to prune the stale available
+    /// connections, and shut the interrupted sockets outside the lock (this never blocks).
+    fn finish_service_clear(&self, st: MutexGuard<'_, State>, interrupts: Vec<Arc<Interrupter>>) {
+        self.bg_cv.notify_one();
+        drop(st);
+        interrupts.iter().for_each(|i| i.interrupt());
     }
 
     fn close(&self) {

@@ -182,6 +182,14 @@ impl PoolOptionsBuilder {
         self
     }
 
+    /// `loadBalanced`: connections handshake with `loadBalanced: true`, must reach a service
+    /// (a `serviceId` in the hello reply), and the pool keeps one generation per service
+    /// (cmap.md "Load Balancer Mode"; see [`crate::Pool::clear_service`]).
+    pub fn load_balanced(mut self, load_balanced: bool) -> Self {
+        self.options.connection.load_balanced = load_balanced;
+        self
+    }
+
     /// `connectTimeoutMS` (zero = no limit).
     pub fn connect_timeout(mut self, d: Duration) -> Self {
         self.options.connection.connect_timeout = Some(d).filter(|d| !d.is_zero());

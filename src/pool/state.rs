@@ -12,20 +12,28 @@
 //!   its own slot (a connection, the right to create one, or an error) or by its own deadline.
 //! - Every live connection (pending, available or in use) has an entry in `live` with its
 //!   generation and interrupter; closing a connection removes it.
+//! - Load-balanced mode (`services` is `Some`): every established live connection has a
+//!   `service_id` in `live`, and `services[id].connections` is the number of such entries; an
+//!   entry whose count reaches 0 is removed (cmap.md "Load Balancer Mode"). `generation` (the
+//!   pool's) never changes in this mode: each service has its own.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use bson::oid::ObjectId;
+
 use super::grant::{Grant, PendingConnection};
+use super::guard::PinnedTo;
 use super::logging;
 use super::wait_queue::WaitQueue;
 use crate::address::ServerAddress;
 use crate::conn::{Connection, Interrupter};
-use crate::error::{Error, ErrorKind, RETRYABLE_ERROR};
+use crate::error::{Error, ErrorKind, InUseByPurpose, RETRYABLE_ERROR};
 use crate::events::{
     CmapEvent, ConnectionCheckOutFailedEvent, ConnectionCheckOutFailedReason, ConnectionCheckedOutEvent,
-    ConnectionClosedEvent, ConnectionClosedReason, ConnectionCreatedEvent, PoolClearedEvent, Subscribers,
+    ConnectionClosedEvent, ConnectionClosedReason, ConnectionCreatedEvent, ConnectionReadyEvent, PoolClearedEvent,
+    Subscribers,
 };
 
 /// The pool's life-cycle state (cmap.md "ConnectionPool.state").
@@ -45,6 +53,22 @@ struct Live {
     interrupter: Arc<Interrupter>,
     /// Established by a population thread (not by a checking-out application thread).
     populating: bool,
+    /// Load-balanced mode: the service this connection reached (set once established).
+    service_id: Option<ObjectId>,
+}
+
+/// One service behind a load balancer (cmap.md "Load Balancer Mode": the map entry is the
+/// tuple (generation, connection count)).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct ServiceEntry {
+    pub(crate) generation: u32,
+    pub(crate) connections: u32,
+}
+
+/// The error for a load-balanced handshake whose reply has no `serviceId`, with the message
+/// that load-balancers.md prescribes.
+pub(crate) fn load_balancing_unsupported(address: &ServerAddress) -> Error {
+    Error::new(ErrorKind::LoadBalancingUnsupported).with_address(address)
 }
 
 pub(crate) struct State {
@@ -76,6 +100,11 @@ pub(crate) struct State {
     max_pool_size: u32,
     max_connecting: u32,
     max_idle_time: Option<Duration>,
+    /// `Some` in load-balanced mode: serviceId -> (generation, connection count).
+    pub(crate) services: Option<HashMap<ObjectId, ServiceEntry>>,
+    /// In-use connections pinned to cursors and to transactions (a subset of `in_use()`).
+    pinned_cursors: u32,
+    pinned_transactions: u32,
 }
 
 impl State {
@@ -100,6 +129,9 @@ impl State {
             max_pool_size: options.max_pool_size(),
             max_connecting: options.max_connecting(),
             max_idle_time: options.max_idle_time(),
+            services: options.connection().load_balanced.then(HashMap::new),
+            pinned_cursors: 0,
+            pinned_transactions: 0,
         }
     }
 
@@ -137,9 +169,58 @@ impl State {
         (self.max_pool_size == 0 || self.total < self.max_pool_size) && self.pending < self.max_connecting
     }
 
+    /// Whether `conn` belongs to an older generation than the current one: the pool's, or in
+    /// load-balanced mode its service's (cmap.md "Load Balancer Mode").
+    #[inline]
+    pub(crate) fn is_stale(&self, conn: &Connection) -> bool {
+        match &self.services {
+            None => conn.generation() != self.generation,
+            Some(services) => conn
+                .service_id()
+                .and_then(|id| services.get(&id))
+                .is_none_or(|entry| entry.generation != conn.generation()),
+        }
+    }
+
+    /// Whether `conn` was inherited from a parent process and is no longer counted (see
+    /// `forget_inherited`).
+    #[inline]
+    pub(crate) fn is_inherited(&self, conn: &Connection) -> bool {
+        match &self.services {
+            None => conn.generation() < self.fork_floor,
+            // Service generations are not comparable with the fork floor; after a fork the
+            // live set is empty, so an unknown id is an inherited connection.
+            Some(_) => !self.live.contains_key(&conn.id()),
+        }
+    }
+
+    pub(crate) fn pin(&mut self, purpose: PinnedTo) {
+        match purpose {
+            PinnedTo::Cursor => self.pinned_cursors += 1,
+            PinnedTo::Transaction => self.pinned_transactions += 1,
+        }
+    }
+
+    pub(crate) fn unpin(&mut self, purpose: Option<PinnedTo>) {
+        match purpose {
+            Some(PinnedTo::Cursor) => self.pinned_cursors -= 1,
+            Some(PinnedTo::Transaction) => self.pinned_transactions -= 1,
+            None => {}
+        }
+    }
+
+    /// The connections in use by purpose (load-balancers.md "Connection Tracking").
+    pub(crate) fn in_use_by_purpose(&self) -> InUseByPurpose {
+        InUseByPurpose {
+            cursors: self.pinned_cursors,
+            transactions: self.pinned_transactions,
+            other: self.in_use() - self.pinned_cursors - self.pinned_transactions,
+        }
+    }
+
     /// Why `conn` may not be handed out, if it is perished (cmap.md "Perishable").
     fn perished(&self, conn: &Connection) -> Option<ConnectionClosedReason> {
-        if conn.generation() != self.generation {
+        if self.is_stale(conn) {
             Some(ConnectionClosedReason::Stale)
         } else if conn.is_errored() {
             Some(ConnectionClosedReason::Error)
@@ -164,6 +245,7 @@ impl State {
                 generation: self.generation,
                 interrupter: interrupter.clone(),
                 populating,
+                service_id: None,
             },
         );
         self.emit(|address| {
@@ -199,10 +281,51 @@ impl State {
         self.forget(id, reason, error);
     }
 
+    /// Admits an established connection (called under the lock when its establishment
+    /// returns): gives it its id and generation and emits ConnectionReady. In load-balanced
+    /// mode the generation is that of its serviceId, whose connection count goes up (cmap.md
+    /// "Load Balancer Mode"); a connection without a serviceId is refused with
+    /// [`ErrorKind::LoadBalancingUnsupported`] and leaves every count as it was.
+    pub(crate) fn admit(&mut self, pending: &PendingConnection, conn: Connection) -> Result<Box<Connection>, Error> {
+        let mut conn = Box::new(conn);
+        let mut generation = pending.generation;
+        if let Some(services) = &mut self.services {
+            let Some(service_id) = conn.service_id() else {
+                return Err(load_balancing_unsupported(&self.address));
+            };
+            let entry = services.entry(service_id).or_default();
+            entry.connections += 1;
+            generation = entry.generation;
+            if let Some(live) = self.live.get_mut(&pending.id) {
+                live.service_id = Some(service_id);
+            }
+        }
+        conn.set_pool_identity(pending.id, generation);
+        let id = pending.id;
+        let duration = pending.created.elapsed();
+        self.emit(|address| {
+            CmapEvent::ConnectionReady(ConnectionReadyEvent {
+                address: address.clone(),
+                connection_id: id,
+                duration,
+            })
+        });
+        Ok(conn)
+    }
+
     /// Removes connection `id` from the total and the live set and emits ConnectionClosed.
     fn forget(&mut self, id: u64, reason: ConnectionClosedReason, error: Option<Error>) {
         self.total -= 1;
-        self.live.remove(&id);
+        let service_id = self.live.remove(&id).and_then(|l| l.service_id);
+        if let (Some(services), Some(service_id)) = (&mut self.services, service_id) {
+            // cmap.md "Load Balancer Mode": remove the entry once its count reaches 0.
+            if let Some(entry) = services.get_mut(&service_id) {
+                entry.connections -= 1;
+                if entry.connections == 0 {
+                    services.remove(&service_id);
+                }
+            }
+        }
         self.emit(|address| {
             CmapEvent::ConnectionClosed(ConnectionClosedEvent {
                 address: address.clone(),
@@ -339,6 +462,50 @@ impl State {
         self.bg_wake = true;
     }
 
+    /// Clears one service of a load-balanced pool (cmap.md "Clearing a load balanced pool"):
+    /// increments that service's generation and emits PoolCleared with its serviceId; it MUST
+    /// NOT pause the pool nor clear the wait queue, and does neither. Stale available
+    /// connections are closed at check-out or by the next background run. Returns the
+    /// interrupters of the service's connections when `interrupt_in_use` is set.
+    pub(crate) fn clear_service(&mut self, service_id: ObjectId, interrupt_in_use: bool) -> Vec<Arc<Interrupter>> {
+        if self.phase == PoolState::Closed {
+            return Vec::new();
+        }
+        if let Some(entry) = self.services.as_mut().and_then(|s| s.get_mut(&service_id)) {
+            entry.generation = entry.generation.wrapping_add(1);
+        }
+        self.emit(|address| {
+            CmapEvent::PoolCleared(PoolClearedEvent {
+                address: address.clone(),
+                service_id: Some(service_id),
+                interrupt_in_use_connections: interrupt_in_use,
+            })
+        });
+        self.bg_wake = true;
+        if !interrupt_in_use {
+            return Vec::new();
+        }
+        self.live
+            .values()
+            .filter(|l| l.service_id == Some(service_id))
+            .map(|l| l.interrupter.clone())
+            .collect()
+    }
+
+    /// `clear()` of a load-balanced pool: the traditional clear MUST NOT be used in this mode
+    /// (cmap.md "Clearing a Connection Pool"), so every known service is cleared on its own.
+    pub(crate) fn clear_all_services(&mut self, interrupt_in_use: bool) -> Vec<Arc<Interrupter>> {
+        let ids: Vec<ObjectId> = self.services.iter().flat_map(|s| s.keys().copied()).collect();
+        ids.into_iter()
+            .flat_map(|id| self.clear_service(id, interrupt_in_use))
+            .collect()
+    }
+
+    /// The generation of `service_id` in a load-balanced pool, if it has connections.
+    pub(crate) fn service_entry(&self, service_id: &ObjectId) -> Option<ServiceEntry> {
+        self.services.as_ref().and_then(|s| s.get(service_id)).copied()
+    }
+
     /// Marks the pool closed, closes the available connections and evicts the waiters
     /// (cmap.md "Closing a Connection Pool"). Returns the interrupters of connections that
     /// population threads are establishing, so `close()` can abort and join them.
@@ -379,6 +546,11 @@ impl State {
         self.pending = 0;
         self.populating = 0;
         self.live.clear();
+        self.pinned_cursors = 0;
+        self.pinned_transactions = 0;
+        if let Some(services) = &mut self.services {
+            services.clear();
+        }
         self.fork_floor = self.generation;
     }
 
