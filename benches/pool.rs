@@ -163,18 +163,27 @@ struct Driven {
     waits: Vec<Vec<u64>>,
 }
 
-/// Runs `op` on `threads` threads for `length`; every `sample`-th op is timed.
+/// Runs `op` on `threads` threads for `length`; every `sample`-th op is timed. The window
+/// opens only once every thread has completed an op and run a while (thread start-up on a
+/// small machine is staggered by whole time slices, in which early threads would otherwise
+/// run alone), and only ops inside the window are counted.
 fn drive(threads: usize, length: Duration, sample: u64, op: Op) -> Driven {
     let stop = Arc::new(AtomicBool::new(false));
-    let barrier = Arc::new(Barrier::new(threads + 1));
+    let measuring = Arc::new(AtomicBool::new(false));
+    let started = Arc::new(AtomicU64::new(0));
     let handles: Vec<_> = (0..threads)
         .map(|_| {
-            let (stop, barrier, op) = (stop.clone(), barrier.clone(), op.clone());
+            let (stop, measuring, started, op) = (stop.clone(), measuring.clone(), started.clone(), op.clone());
             std::thread::spawn(move || {
                 let mut ops = 0u64;
                 let mut waits = Vec::with_capacity(1 << 14);
-                barrier.wait();
+                op(false);
+                started.fetch_add(1, Ordering::Relaxed);
                 while !stop.load(Ordering::Relaxed) {
+                    if !measuring.load(Ordering::Relaxed) {
+                        op(false);
+                        continue;
+                    }
                     if ops % sample == 0 {
                         waits.push(op(true));
                     } else {
@@ -186,10 +195,15 @@ fn drive(threads: usize, length: Duration, sample: u64, op: Op) -> Driven {
             })
         })
         .collect();
-    barrier.wait();
+    while started.load(Ordering::Relaxed) < threads as u64 {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    std::thread::sleep(Duration::from_millis(50));
+    measuring.store(true, Ordering::Relaxed);
     let start = Instant::now();
     std::thread::sleep(length);
     stop.store(true, Ordering::Relaxed);
+    let elapsed = start.elapsed();
     let mut ops = Vec::new();
     let mut waits = Vec::new();
     for h in handles {
@@ -197,11 +211,7 @@ fn drive(threads: usize, length: Duration, sample: u64, op: Op) -> Driven {
         ops.push(n);
         waits.push(w);
     }
-    Driven {
-        elapsed: start.elapsed(),
-        ops,
-        waits,
-    }
+    Driven { elapsed, ops, waits }
 }
 
 /// Times `f` when `timed`.
@@ -373,8 +383,10 @@ fn w0_op(imp: &str, size: usize) -> Op {
 }
 
 fn w0(length: Duration, rows: &mut Vec<Row>) {
-    for size in [4usize, 100] {
-        for threads in [1usize, 2, 8, 32, 128] {
+    let thread_counts = env_list("POOL_BENCH_THREADS").unwrap_or_else(|| vec![1, 2, 8, 32, 128]);
+    let sizes = env_list("POOL_BENCH_SIZES").unwrap_or_else(|| vec![4, 100]);
+    for &size in &sizes {
+        for &threads in &thread_counts {
             let mut base = 0.0;
             for imp in W0_IMPLS {
                 let op = w0_op(imp, size);
@@ -383,6 +395,11 @@ fn w0(length: Duration, rows: &mut Vec<Row>) {
                 let sample = if threads >= 32 { 1 } else { 16 };
                 let d = drive(threads, length, sample, op);
                 log::set_max_level(log::LevelFilter::Off);
+                if std::env::var_os("POOL_BENCH_VERBOSE").is_some() {
+                    let mut ops = d.ops.clone();
+                    ops.sort_unstable();
+                    eprintln!("    per-thread ops (sorted): {ops:?}");
+                }
                 let total: u64 = d.ops.iter().sum();
                 let ns = d.elapsed.as_nanos() as f64 / total.max(1) as f64;
                 if imp == W0_IMPLS[0] {
@@ -958,6 +975,12 @@ fn write_json(rows: &[Row], targets: &[Target], length: Duration) {
         Ok(()) => println!("\nwrote {}", path.display()),
         Err(e) => eprintln!("cannot write {}: {e}", path.display()),
     }
+}
+
+/// A comma-separated list of numbers from the environment.
+fn env_list(name: &str) -> Option<Vec<usize>> {
+    let v = std::env::var(name).ok()?;
+    Some(v.split(',').filter_map(|s| s.trim().parse().ok()).collect())
 }
 
 fn selected() -> Vec<String> {
