@@ -573,7 +573,7 @@ impl Shared {
         started: Option<Instant>,
         timeout: Option<std::time::Duration>,
     ) -> Result<Grant> {
-        let slot = WaiterSlot::new(started);
+        let slot = WaiterSlot::for_this_thread(started);
         st.waiters.push(slot.clone());
         // A longer queue can make a create-grant possible (see `State::next_grant`).
         let mut closed = Vec::new();

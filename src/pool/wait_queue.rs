@@ -4,6 +4,12 @@
 //! the pool (under its mutex) puts a [`Grant`] into a slot, and it does so for the *front*
 //! waiter only, then pops it and notifies exactly that waiter: so grants go out strictly in
 //! arrival order and no waiter is woken for nothing.
+//!
+//! Each thread has one slot for life ([`WaiterSlot::for_this_thread`]), so waiting allocates
+//! nothing after a thread's first wait. Invariant that makes the reuse sound: a thread waits in
+//! at most one queue at a time, and its slot is in no queue and holds no grant whenever the
+//! thread is not inside `Shared::wait` (a grant pops the slot from the queue and the waiter
+//! takes the grant; a timed-out waiter removes its slot; eviction grants an error).
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -16,29 +22,50 @@ use super::grant::Grant;
 /// One thread waiting for a connection.
 pub(crate) struct WaiterSlot {
     pub(crate) cv: Condvar,
-    /// When the check-out started, if durations are being measured.
-    started: Option<Instant>,
     /// Written by the granting thread and read by the waiter, both while holding the pool's
     /// mutex; this inner lock is therefore never contended and only satisfies the borrow
     /// checker (lock order: pool mutex, then slot).
-    grant: Mutex<Option<Grant>>,
+    inner: Mutex<SlotInner>,
+}
+
+struct SlotInner {
+    /// When the current check-out started, if durations are being measured.
+    started: Option<Instant>,
+    grant: Option<Grant>,
+}
+
+thread_local! {
+    /// This thread's slot (see the module docs for why one per thread suffices).
+    static SLOT: Arc<WaiterSlot> = Arc::new(WaiterSlot {
+        cv: Condvar::new(),
+        inner: Mutex::new(SlotInner { started: None, grant: None }),
+    });
 }
 
 impl WaiterSlot {
-    pub(crate) fn new(started: Option<Instant>) -> Arc<Self> {
-        Arc::new(WaiterSlot {
-            cv: Condvar::new(),
-            started,
-            grant: Mutex::new(None),
-        })
+    /// The calling thread's slot, prepared for a check-out that started at `started`. Only
+    /// `Shared::wait` calls this, under the pool's mutex, and the slot is then empty and in no
+    /// queue (module invariant).
+    pub(crate) fn for_this_thread(started: Option<Instant>) -> Arc<Self> {
+        let slot = SLOT.with(Arc::clone);
+        {
+            let mut inner = slot.inner.lock();
+            debug_assert!(inner.grant.is_none(), "a reused waiter slot still holds a grant");
+            inner.started = started;
+        }
+        slot
     }
 
     pub(crate) fn take(&self) -> Option<Grant> {
-        self.grant.lock().take()
+        self.inner.lock().grant.take()
+    }
+
+    fn started(&self) -> Option<Instant> {
+        self.inner.lock().started
     }
 
     fn give(&self, grant: Grant) {
-        *self.grant.lock() = Some(grant);
+        self.inner.lock().grant = Some(grant);
         self.cv.notify_one();
     }
 }
@@ -60,7 +87,7 @@ impl WaitQueue {
 
     /// `Some(start instant of the front waiter)` if anyone waits.
     pub(crate) fn front_started(&self) -> Option<Option<Instant>> {
-        self.queue.front().map(|s| s.started)
+        self.queue.front().map(|s| s.started())
     }
 
     pub(crate) fn push(&mut self, slot: Arc<WaiterSlot>) {
