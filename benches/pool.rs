@@ -796,6 +796,40 @@ fn w3(rows: &mut Vec<Row>) {
     }
 }
 
+/// Check-in of connections made stale by a clear: the pool closes them, and the figure is
+/// what the application thread pays for that. Baseline: dropping a raw `TcpStream`.
+fn w3_stale_check_in(rows: &mut Vec<Row>) {
+    const N: usize = 32;
+    let server = FastServer::start(Duration::ZERO);
+    let mut raw_ns = Vec::new();
+    for _ in 0..N {
+        let s = std::net::TcpStream::connect(server.addr()).expect("connect");
+        let t = Instant::now();
+        drop(s);
+        raw_ns.push(t.elapsed().as_nanos() as u64);
+    }
+    let address: ServerAddress = server.addr().to_string().parse().expect("address");
+    let pool = mongopool_pool(N, Arc::new(TcpEstablisher::new(ConnectionOptions::default())), address);
+    let conns: Vec<PooledConnection> = (0..N).map(|_| pool.check_out().expect("check out")).collect();
+    pool.clear(false);
+    let mut ns = Vec::new();
+    for c in conns {
+        let t = Instant::now();
+        drop(c);
+        ns.push(t.elapsed().as_nanos() as u64);
+    }
+    let mean = |v: &[u64]| v.iter().sum::<u64>() as f64 / v.len().max(1) as f64;
+    let mut row = Row::new("W3", "check-in of a stale connection (closes it)", 1, N);
+    row.value = mean(&ns);
+    row.unit = "ns/op";
+    row.baseline = "dropping a raw TcpStream";
+    row.ratio = mean(&ns) / mean(&raw_ns);
+    row.waits = Some(wait_stats(&[ns]));
+    row.note = format!("raw TcpStream drop {:.0} ns; waits: the check-in itself", mean(&raw_ns));
+    eprintln!("  W3 stale check-in: {:.0} ns (raw drop {:.0} ns)", row.value, mean(&raw_ns));
+    rows.push(row);
+}
+
 fn w3_targets(rows: &[Row], targets: &mut Vec<Target>) {
     for mc in [2, 8] {
         if let Some(r) = find(rows, "W3", &format!("mongopool fill maxConnecting={mc}"), 0, 100) {
@@ -1088,6 +1122,7 @@ fn main() {
     }
     if run("w3") {
         w3(&mut rows);
+        w3_stale_check_in(&mut rows);
         w3_targets(&rows, &mut targets);
     }
     if run("w4") {
