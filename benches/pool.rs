@@ -436,6 +436,9 @@ fn w0(length: Duration, rows: &mut Vec<Row>) {
                 }
                 let length = if threads >= 32 { length * 5 / 2 } else { length };
                 for imp in W0_IMPLS {
+                    if !impl_selected(imp) {
+                        continue;
+                    }
                     let op = w0_op(imp, size);
                     // With many threads an op is mostly waiting, and timing each one costs
                     // little; with few, every 16th op is timed, to keep the clock off the path.
@@ -610,10 +613,14 @@ fn w1_op(imp: &str, server: &FastServer) -> Op {
 
 fn w1(length: Duration, rows: &mut Vec<Row>) {
     let server = FastServer::start(Duration::ZERO);
+    let thread_counts = env_list("POOL_BENCH_THREADS").unwrap_or_else(|| vec![1, 8, 32]);
     let mut best = Vec::new();
     for round in 0..rounds() {
-        for threads in [1usize, 8, 32] {
+        for &threads in &thread_counts {
             for imp in W1_IMPLS {
+                if !impl_selected(imp) {
+                    continue;
+                }
                 let op = w1_op(imp, &server);
                 let d = drive(threads, length, 1, op);
                 let total: u64 = d.ops.iter().sum();
@@ -1075,6 +1082,11 @@ fn write_json(rows: &[Row], targets: &[Target], length: Duration) {
         Ok(()) => println!("\nwrote {}", path.display()),
         Err(e) => eprintln!("cannot write {}: {e}", path.display()),
     }
+}
+
+/// `POOL_BENCH_IMPLS=mongopool,r2d2 0.8` runs only the W0/W1 implementations of these exact names (for profiling one of them); default: all.
+fn impl_selected(imp: &str) -> bool {
+    std::env::var("POOL_BENCH_IMPLS").map_or(true, |v| v.split(',').any(|w| imp == w.trim()))
 }
 
 /// A comma-separated list of numbers from the environment.
