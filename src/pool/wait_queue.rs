@@ -1,9 +1,9 @@
 //! The FIFO wait queue (cmap.md "WaitQueue").
 //!
-//! A waiter is a slot with its own condition variable, used with the pool's one mutex. Only
-//! the pool (under its mutex) puts a [`Grant`] into a slot, and it does so for the *front*
-//! waiter only, then pops it and notifies exactly that waiter: so grants go out strictly in
-//! arrival order and no waiter is woken for nothing.
+//! A waiter is a slot with its own small mutex and condition variable, on which it sleeps
+//! without holding the pool's mutex. Only the pool (under its mutex) puts a [`Grant`] into a
+//! slot, and it does so for the *front* waiter only, then pops it and notifies exactly that
+//! waiter: so grants go out strictly in arrival order and no waiter is woken for nothing.
 //!
 //! Each thread has one slot for life ([`WaiterSlot::for_this_thread`]), so waiting allocates
 //! nothing after a thread's first wait. Invariant that makes the reuse sound: a thread waits in
@@ -21,17 +21,18 @@ use super::grant::Grant;
 
 /// One thread waiting for a connection.
 pub(crate) struct WaiterSlot {
+    /// The waiter sleeps here, with `inner` (not the pool's mutex).
     pub(crate) cv: Condvar,
-    /// Written by the granting thread and read by the waiter, both while holding the pool's
-    /// mutex; this inner lock is therefore never contended and only satisfies the borrow
-    /// checker (lock order: pool mutex, then slot).
+    /// Written by the granting thread (holding the pool's mutex too) and read by the waiter.
+    /// Lock order: pool mutex, then slot; a waiter holding only the slot never takes the pool
+    /// mutex before releasing the slot.
     inner: Mutex<SlotInner>,
 }
 
-struct SlotInner {
+pub(crate) struct SlotInner {
     /// When the current check-out started, if durations are being measured.
     started: Option<Instant>,
-    grant: Option<Grant>,
+    pub(crate) grant: Option<Grant>,
 }
 
 thread_local! {
@@ -54,6 +55,11 @@ impl WaiterSlot {
             inner.started = started;
         }
         slot
+    }
+
+    /// The slot's own lock, for the waiter to sleep with.
+    pub(crate) fn lock(&self) -> parking_lot::MutexGuard<'_, SlotInner> {
+        self.inner.lock()
     }
 
     pub(crate) fn take(&self) -> Option<Grant> {
