@@ -22,11 +22,11 @@ use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
 use fast_server::{FastServer, RawClient};
+use mongopool::pool::TcpEstablisher;
 use mongopool::{
     CmapEvent, Connection, ConnectionOptions, Establisher, Interrupter, Pool, PoolOptions, PooledConnection,
     ServerAddress,
 };
-use mongopool::pool::TcpEstablisher;
 use parking_lot::{Condvar, Mutex};
 use stats_alloc::{StatsAlloc, INSTRUMENTED_SYSTEM};
 
@@ -395,7 +395,11 @@ fn w0_op(imp: &str, size: usize) -> Op {
                 std::thread::spawn(move || for _ in rx {});
             }
             let debug = imp == "mongopool +log";
-            log::set_max_level(if debug { log::LevelFilter::Debug } else { log::LevelFilter::Off });
+            log::set_max_level(if debug {
+                log::LevelFilter::Debug
+            } else {
+                log::LevelFilter::Off
+            });
             Arc::new(move |t| timed(t, || drop(std::hint::black_box(pool.check_out().expect("check out")))))
         }
     }
@@ -496,13 +500,23 @@ fn w0_targets(rows: &[Row], targets: &mut Vec<Target>) {
             targets,
             format!("W0 1 thread size {size}: mongopool <= 2.5x bare"),
             mp.value <= 2.5 * bare.value,
-            format!("{:.2}x ({:.1} vs {:.1} ns/op)", mp.value / bare.value, mp.value, bare.value),
+            format!(
+                "{:.2}x ({:.1} vs {:.1} ns/op)",
+                mp.value / bare.value,
+                mp.value,
+                bare.value
+            ),
         );
         target(
             targets,
             format!("W0 1 thread size {size}: mongopool >= 2x faster than r2d2"),
             r2d2.value >= 2.0 * mp.value,
-            format!("{:.2}x ({:.1} vs {:.1} ns/op)", r2d2.value / mp.value, r2d2.value, mp.value),
+            format!(
+                "{:.2}x ({:.1} vs {:.1} ns/op)",
+                r2d2.value / mp.value,
+                r2d2.value,
+                mp.value
+            ),
         );
     }
     for threads in [32, 128] {
@@ -530,7 +544,12 @@ fn w0_targets(rows: &[Row], targets: &mut Vec<Target>) {
             targets,
             format!("W0 {threads} threads size 4: max wait <= 1/5 of r2d2's"),
             w.max * 5 <= rw.max,
-            format!("{} vs r2d2 {} (1/{:.1})", fmt_ns(w.max), fmt_ns(rw.max), rw.max as f64 / w.max.max(1) as f64),
+            format!(
+                "{} vs r2d2 {} (1/{:.1})",
+                fmt_ns(w.max),
+                fmt_ns(rw.max),
+                rw.max as f64 / w.max.max(1) as f64
+            ),
         );
     }
 }
@@ -556,7 +575,9 @@ fn w1_op(imp: &str, server: &FastServer) -> Op {
     let address: ServerAddress = server.addr().to_string().parse().expect("address");
     match imp {
         "raw floor (bare+frames)" => {
-            let pool = Arc::new(BarePool::new((0..SIZE).map(|_| RawClient::connect(server.addr())).collect()));
+            let pool = Arc::new(BarePool::new(
+                (0..SIZE).map(|_| RawClient::connect(server.addr())).collect(),
+            ));
             Arc::new(move |_| {
                 let t = Instant::now();
                 let mut c = pool.take();
@@ -833,7 +854,11 @@ fn w3_stale_check_in(rows: &mut Vec<Row>) {
     row.ratio = mean(&ns) / mean(&raw_ns);
     row.waits = Some(wait_stats(&[ns]));
     row.note = format!("raw TcpStream drop {:.0} ns; waits: the check-in itself", mean(&raw_ns));
-    eprintln!("  W3 stale check-in: {:.0} ns (raw drop {:.0} ns)", row.value, mean(&raw_ns));
+    eprintln!(
+        "  W3 stale check-in: {:.0} ns (raw drop {:.0} ns)",
+        row.value,
+        mean(&raw_ns)
+    );
     rows.push(row);
 }
 
@@ -904,7 +929,11 @@ fn w4(length: Duration, rows: &mut Vec<Row>) {
         let cycles: u64 = handles.into_iter().map(|h| h.join().expect("cycle thread")).sum();
         drop(pool); // closes the channel once the pool's state is gone
         let kinds = reader.join().expect("reader");
-        let cycle_kinds = ["ConnectionCheckOutStarted", "ConnectionCheckedOut", "ConnectionCheckedIn"];
+        let cycle_kinds = [
+            "ConnectionCheckOutStarted",
+            "ConnectionCheckedOut",
+            "ConnectionCheckedIn",
+        ];
         let per_cycle: u64 = cycle_kinds.iter().map(|k| kinds.get(k).copied().unwrap_or(0)).sum();
         let other: u64 = kinds.values().sum::<u64>() - per_cycle;
         let secs = elapsed.as_secs_f64();
@@ -921,7 +950,11 @@ fn w4(length: Duration, rows: &mut Vec<Row>) {
         row.baseline = "target: 3";
         row.ratio = row.value / 3.0;
         row.note = format!("{cycles} cycles; {other} other events (the pool's close)");
-        eprintln!("  W4 events: {:.0} ev/s, {:.3} sends/cycle", in_window as f64 / secs, row.value);
+        eprintln!(
+            "  W4 events: {:.0} ev/s, {:.3} sends/cycle",
+            in_window as f64 / secs,
+            row.value
+        );
         rows.push(row);
     }
     // A bounded subscriber that never reads: memory stays flat, the dropped counter grows.
@@ -950,7 +983,10 @@ fn w4(length: Duration, rows: &mut Vec<Row>) {
             rss2 as f64 / 1048576.0,
             rx.len()
         );
-        eprintln!("  W4 bounded: growth {:.0} KiB, dropped {dropped1} -> {dropped2}", row.value);
+        eprintln!(
+            "  W4 bounded: growth {:.0} KiB, dropped {dropped1} -> {dropped2}",
+            row.value
+        );
         rows.push(row);
         drop(pool);
     }
@@ -990,13 +1026,35 @@ fn fmt_ns(ns: u64) -> String {
 fn print_table(rows: &[Row]) {
     println!(
         "{:<4} {:<42} {:>4} {:>4} {:>12} {:<8} {:>7} {:>8} {:>8} {:>8} {:>8} {:>9} {:>6} {:>6} {:>4} {:>8}  note",
-        "work", "impl", "thr", "size", "value", "unit", "x base", "p50", "p99", "p99.9", "max", "thr p99", "min/m",
-        "max/m", "<10%", "alloc/op"
+        "work",
+        "impl",
+        "thr",
+        "size",
+        "value",
+        "unit",
+        "x base",
+        "p50",
+        "p99",
+        "p99.9",
+        "max",
+        "thr p99",
+        "min/m",
+        "max/m",
+        "<10%",
+        "alloc/op"
     );
     for r in rows {
         let w = r.waits.map_or_else(
             || vec!["-".to_owned(); 5],
-            |w| vec![fmt_ns(w.p50), fmt_ns(w.p99), fmt_ns(w.p999), fmt_ns(w.max), fmt_ns(w.worst_thread_p99)],
+            |w| {
+                vec![
+                    fmt_ns(w.p50),
+                    fmt_ns(w.p99),
+                    fmt_ns(w.p999),
+                    fmt_ns(w.max),
+                    fmt_ns(w.worst_thread_p99),
+                ]
+            },
         );
         let f = r.fairness.map_or_else(
             || vec!["-".to_owned(); 3],
@@ -1143,6 +1201,10 @@ fn main() {
     }
     print_table(&rows);
     print_targets(&targets);
-    println!("\n(cell {} ms; whole run {:.1} s)", length.as_millis(), t.elapsed().as_secs_f64());
+    println!(
+        "\n(cell {} ms; whole run {:.1} s)",
+        length.as_millis(),
+        t.elapsed().as_secs_f64()
+    );
     write_json(&rows, &targets, length);
 }

@@ -114,7 +114,9 @@ fn serve(mut stream: TcpStream, conn_id: i64, handshake_delay: Duration, request
             return;
         }
         requests.fetch_add(1, Ordering::Relaxed);
-        let Some((flags, body)) = body_section(&buf) else { return };
+        let Some((flags, body)) = body_section(&buf) else {
+            return;
+        };
         if flags & MORE_TO_COME != 0 {
             continue;
         }
@@ -147,7 +149,11 @@ fn serve(mut stream: TcpStream, conn_id: i64, handshake_delay: Duration, request
 /// The flag bits and the kind-0 body of an OP_MSG (after the header).
 fn body_section(msg: &[u8]) -> Option<(u32, &[u8])> {
     let flags = u32::from_le_bytes(msg.get(0..4)?.try_into().ok()?);
-    let end = if flags & CHECKSUM_PRESENT != 0 { msg.len().checked_sub(4)? } else { msg.len() };
+    let end = if flags & CHECKSUM_PRESENT != 0 {
+        msg.len().checked_sub(4)?
+    } else {
+        msg.len()
+    };
     let mut at = 4;
     while at < end {
         let kind = *msg.get(at)?;

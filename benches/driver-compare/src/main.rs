@@ -73,7 +73,12 @@ fn percentile(sorted: &[u64], p: f64) -> u64 {
     sorted[((sorted.len() - 1) as f64 * p).round() as usize]
 }
 
-const IMPLS: [&str; 4] = ["raw socket floor", "mongodb 3 sync", "mongopool Client", "mongopool Pool"];
+const IMPLS: [&str; 4] = [
+    "raw socket floor",
+    "mongodb 3 sync",
+    "mongopool Client",
+    "mongopool Pool",
+];
 
 fn factory(imp: &str, server: &FastServer) -> Factory {
     let addr = server.addr();
@@ -135,12 +140,7 @@ struct Row {
 }
 
 fn main() {
-    let length = Duration::from_millis(
-        std::env::var("W2_MS")
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(1000),
-    );
+    let length = Duration::from_millis(std::env::var("W2_MS").ok().and_then(|v| v.parse().ok()).unwrap_or(1000));
     let rounds: usize = std::env::var("W2_ROUNDS")
         .ok()
         .and_then(|v| v.parse().ok())
@@ -241,7 +241,11 @@ fn main() {
     for (name, met, detail) in &targets {
         println!("  [{}] {name}: {detail}", if *met { "met" } else { "MISSED" });
     }
-    println!("\n(cell {} ms; whole run {:.1} s)", length.as_millis(), t.elapsed().as_secs_f64());
+    println!(
+        "\n(cell {} ms; whole run {:.1} s)",
+        length.as_millis(),
+        t.elapsed().as_secs_f64()
+    );
     let json = serde_json::json!({
         "cell_ms": length.as_millis() as u64,
         "rounds": rounds,
