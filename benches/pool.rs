@@ -2,12 +2,13 @@
 //!
 //! `cargo bench --bench pool` prints one table and writes the same rows, plus the acceptance
 //! checks of BENCHMARKS.md, to `target/bench/pool.json`. Arguments or `POOL_BENCH=w0,w3` select
-//! workloads (default: all); `POOL_BENCH_MS` sets the time per cell (default 400 ms).
+//! workloads (default: all); `POOL_BENCH_MS` sets the time per cell (default 400 ms); the
+//! other knobs (rounds, thread counts, implementations) are listed in BENCHMARKS.md.
 //!
 //! - W0 pool overhead: check-out + check-in of an established connection, zero hold time.
 //! - W1 realistic: check-out + one `ping` round trip + check-in, against an in-process server.
 //! - W3 fill and bursts: population to minPoolSize 100 with a 10 ms handshake; 100 threads at
-//!   once on an empty pool.
+//!   once on an empty pool; the check-in of a stale connection.
 //! - W4 event cost: events a channel subscriber receives at W0 8 threads; memory of a
 //!   subscriber that never reads.
 //!
@@ -1142,7 +1143,8 @@ fn write_json(rows: &[Row], targets: &[Target], length: Duration) {
     }
 }
 
-/// `POOL_BENCH_IMPLS=mongopool,r2d2 0.8` runs only the W0/W1 implementations of these exact names (for profiling one of them); default: all.
+/// `POOL_BENCH_IMPLS=mongopool,r2d2 0.8` runs only the W0/W1 implementations of these exact
+/// names (for profiling one of them); default: all.
 fn impl_selected(imp: &str) -> bool {
     std::env::var("POOL_BENCH_IMPLS").map_or(true, |v| v.split(',').any(|w| imp == w.trim()))
 }

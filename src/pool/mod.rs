@@ -2,9 +2,10 @@
 //!
 //! One `parking_lot::Mutex` guards the whole pool state (module `state`); a FIFO queue of waiter
 //! slots, each with its own small mutex and `Condvar` (module `wait_queue`), hands connections to
-//! check-outs in arrival order (a granted waiter leaves without retaking the pool's mutex); one background thread per pool (module `background`) keeps minPoolSize, prunes
-//! perished connections, performs interrupts and shuts the sockets of connections closed on
-//! application threads. Establishment and socket teardown always happen outside the mutex.
+//! check-outs in arrival order (a granted waiter leaves without retaking the pool's mutex); one
+//! background thread per pool (module `background`) keeps minPoolSize, prunes perished
+//! connections, performs interrupts and shuts the sockets of connections closed on application
+//! threads. Establishment and socket teardown always happen outside the mutex.
 
 // Connections stay boxed for their whole pooled life, so hand-offs move a pointer; the lists
 // of closed connections hold those same boxes.

@@ -37,10 +37,7 @@ pub(crate) struct SlotInner {
 
 thread_local! {
     /// This thread's slot (see the module docs for why one per thread suffices).
-    static SLOT: Arc<WaiterSlot> = Arc::new(WaiterSlot {
-        cv: Condvar::new(),
-        inner: Mutex::new(SlotInner { started: None, grant: None }),
-    });
+    static SLOT: Arc<WaiterSlot> = WaiterSlot::fresh();
 }
 
 impl WaiterSlot {
@@ -48,13 +45,24 @@ impl WaiterSlot {
     /// `Shared::wait` calls this, under the pool's mutex, and the slot is then empty and in no
     /// queue (module invariant).
     pub(crate) fn for_this_thread(started: Option<Instant>) -> Arc<Self> {
-        let slot = SLOT.with(Arc::clone);
+        // A check-out from a thread-local destructor finds the slot gone: use a fresh one.
+        let slot = SLOT.try_with(Arc::clone).unwrap_or_else(|_| WaiterSlot::fresh());
         {
             let mut inner = slot.inner.lock();
             debug_assert!(inner.grant.is_none(), "a reused waiter slot still holds a grant");
             inner.started = started;
         }
         slot
+    }
+
+    fn fresh() -> Arc<Self> {
+        Arc::new(WaiterSlot {
+            cv: Condvar::new(),
+            inner: Mutex::new(SlotInner {
+                started: None,
+                grant: None,
+            }),
+        })
     }
 
     /// The slot's own lock, for the waiter to sleep with.
