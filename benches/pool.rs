@@ -1173,6 +1173,12 @@ fn selected() -> Vec<String> {
 fn main() {
     let _ = log::set_boxed_logger(Box::new(NullLogger));
     log::set_max_level(log::LevelFilter::Off);
+    // `cargo bench` passes `--bench`; `cargo test --all-targets` runs this binary without it
+    // (unoptimised): then a short smoke run checks that every workload works, and writes nothing.
+    if !std::env::args().any(|a| a == "--bench") {
+        smoke();
+        return;
+    }
     let length = Duration::from_millis(
         std::env::var("POOL_BENCH_MS")
             .ok()
@@ -1209,4 +1215,29 @@ fn main() {
         t.elapsed().as_secs_f64()
     );
     write_json(&rows, &targets, length);
+}
+
+/// Every workload once, briefly, with a check of what a broken pool would get wrong (no figure is
+/// judged: an unoptimised build says nothing about speed).
+fn smoke() {
+    std::env::set_var("POOL_BENCH_ROUNDS", "1");
+    std::env::set_var("POOL_BENCH_THREADS", "1,8");
+    let length = Duration::from_millis(20);
+    let mut rows = Vec::new();
+    w0(length, &mut rows);
+    w1(length, &mut rows);
+    w3(&mut rows);
+    w3_stale_check_in(&mut rows);
+    w4(length, &mut rows);
+    for r in &rows {
+        assert!(r.value.is_finite() && r.value >= 0.0, "{} {}: value {}", r.workload, r.imp, r.value);
+        if let Some(f) = r.fairness {
+            assert!(f.min_over_mean <= 1.0 && f.max_over_mean >= 1.0, "{} {}", r.workload, r.imp);
+        }
+    }
+    let sends = rows.iter().find(|r| r.imp == "channel subscriber: sends per cycle");
+    assert!(sends.is_some_and(|r| r.value == 3.0), "W4: events per check-out/check-in cycle");
+    let fills = rows.iter().filter(|r| r.imp.starts_with("mongopool fill")).count();
+    assert_eq!(fills, 2, "W3: both fills finished");
+    println!("pool bench smoke run: {} rows, all workloads ran (figures of a debug build omitted)", rows.len());
 }
