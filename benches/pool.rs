@@ -1230,14 +1230,31 @@ fn smoke() {
     w3_stale_check_in(&mut rows);
     w4(length, &mut rows);
     for r in &rows {
-        assert!(r.value.is_finite() && r.value >= 0.0, "{} {}: value {}", r.workload, r.imp, r.value);
+        assert!(
+            r.value.is_finite() && r.value >= 0.0,
+            "{} {}: value {}",
+            r.workload,
+            r.imp,
+            r.value
+        );
         if let Some(f) = r.fairness {
-            assert!(f.min_over_mean <= 1.0 && f.max_over_mean >= 1.0, "{} {}", r.workload, r.imp);
+            assert!(
+                f.min_over_mean <= 1.0 && f.max_over_mean >= 1.0,
+                "{} {}",
+                r.workload,
+                r.imp
+            );
         }
     }
     let sends = rows.iter().find(|r| r.imp == "channel subscriber: sends per cycle");
-    assert!(sends.is_some_and(|r| r.value == 3.0), "W4: events per check-out/check-in cycle");
+    assert!(
+        sends.is_some_and(|r| r.value == 3.0),
+        "W4: events per check-out/check-in cycle"
+    );
     let fills = rows.iter().filter(|r| r.imp.starts_with("mongopool fill")).count();
     assert_eq!(fills, 2, "W3: both fills finished");
-    println!("pool bench smoke run: {} rows, all workloads ran (figures of a debug build omitted)", rows.len());
+    println!(
+        "pool bench smoke run: {} rows, all workloads ran (figures of a debug build omitted)",
+        rows.len()
+    );
 }
