@@ -1,6 +1,7 @@
 //! The pool's background thread (cmap.md "Background Thread").
 //!
 //! Each run does the work that is readily available and ends: perform scheduled interrupts,
+//! shut the sockets of connections closed on application threads (`State::graveyard`),
 //! close perished available connections, and start establishing connections up to
 //! minPoolSize (at most maxConnecting at once). Establishment runs on short-lived population
 //! threads so that a slow handshake never delays an interrupt or a prune. The next run comes
@@ -35,7 +36,7 @@ pub(super) fn run(shared: Arc<Shared>) {
         st.bg_wake = false;
 
         let interrupts = st.take_interrupts();
-        let mut closed = Vec::new();
+        let mut closed = std::mem::take(&mut st.graveyard);
         st.prune(&mut closed);
         let to_populate = populate_plan(&shared, &mut st);
         if !closed.is_empty() {

@@ -1,11 +1,12 @@
 //! The CMAP connection pool.
 //!
 //! One mutex (parking_lot's, through `crate::sync` so that `tests/loom.rs` can model-check it)
-//! guards the whole pool state (module `state`); a FIFO queue of waiter slots, each with its
-//! own `Condvar` (module `wait_queue`), hands connections to check-outs in arrival order; one
+//! guards the whole pool state (module `state`); a FIFO queue of waiter
+//! slots, each with its own small mutex and `Condvar` (module `wait_queue`), hands connections to
+//! check-outs in arrival order (a granted waiter leaves without retaking the pool's mutex); one
 //! background thread per pool (module `background`) keeps minPoolSize, prunes perished
-//! connections and performs interrupts. Establishment and socket teardown always happen
-//! outside the mutex.
+//! connections, performs interrupts and shuts the sockets of connections closed on application
+//! threads. Establishment and socket teardown always happen outside the mutex.
 
 // Connections stay boxed for their whole pooled life, so hand-offs move a pointer; the lists
 // of closed connections hold those same boxes.
@@ -995,19 +996,24 @@ impl Shared {
                         Grant::Connection(conn)
                     }
                     Some(other) => other,
-                    None => match self.wait(&mut st, started, wait_timeout) {
-                        Ok(grant) => grant,
-                        Err(err) => {
-                            drop(st);
-                            drop(closed);
-                            return Err(err);
-                        }
-                    },
+                    None => {
+                        self.bury(&mut st, &mut closed);
+                        // `wait` releases the lock: a granted waiter never takes it again.
+                        let result = self.wait(st, started, wait_timeout);
+                        drop(closed);
+                        return self.finish_grant(result?, started);
+                    }
                 }
             }
         };
+        self.bury(&mut st, &mut closed);
         drop(st);
         drop(closed);
+        self.finish_grant(grant, started)
+    }
+
+    /// Turns a grant into the check-out's outcome, outside the lock.
+    fn finish_grant(self: &Arc<Self>, grant: Grant, started: Option<Instant>) -> Result<PooledConnection> {
         match grant {
             // The CheckedOut event was emitted when the grant was made.
             Grant::Connection(conn) => Ok(PooledConnection::new(conn, self.clone())),
@@ -1019,49 +1025,60 @@ impl Shared {
     /// Waits in the queue until granted or until the deadline (cmap.md "WaitQueue": timeout
     /// aggressively). A waiter that times out leaves the queue at once; a grant that raced
     /// with the timeout is still taken, so nothing granted is ever lost.
+    ///
+    /// Takes the pool's lock and returns with it released. The waiter sleeps on its slot's own
+    /// lock, so a granted waiter wakes, takes its grant and leaves without touching the pool's
+    /// lock (which would otherwise be handed around between waking waiters under contention).
+    /// No lost wake-up: the slot's lock is taken before the pool's is released, and a granter
+    /// needs both (lock order: pool, then slot), so it cannot give before the waiter sleeps.
     fn wait(
         &self,
-        st: &mut MutexGuard<'_, State>,
+        mut st: MutexGuard<'_, State>,
         started: Option<Instant>,
         timeout: Option<std::time::Duration>,
     ) -> Result<Grant> {
-        let slot = WaiterSlot::new(started);
+        let slot = WaiterSlot::for_this_thread(started);
         st.waiters.push(slot.clone());
         // A longer queue can make a create-grant possible (see `State::next_grant`).
         let mut closed = Vec::new();
         st.dispatch(&mut closed);
-        if !closed.is_empty() {
-            MutexGuard::unlocked(st, || drop(closed));
-        }
+        self.bury(&mut st, &mut closed);
         let deadline = timeout.and_then(|t| started.map(|s| s + t));
+        let mut inner = slot.lock();
+        drop(st);
+        drop(closed);
         loop {
-            if let Some(grant) = slot.take() {
+            if let Some(grant) = inner.grant.take() {
                 return Ok(grant);
             }
             match deadline {
-                None => slot.cv.wait(st),
+                None => slot.cv.wait(&mut inner),
                 Some(deadline) => {
-                    if slot.cv.wait_until(st, deadline).timed_out() {
-                        if let Some(grant) = slot.take() {
-                            return Ok(grant);
-                        }
-                        st.waiters.remove(&slot);
-                        let err = Error::new(ErrorKind::WaitQueueTimeout {
-                            timeout: timeout.unwrap_or_default(),
-                            in_use: st.in_use(),
-                            pending: st.pending,
-                            available: st.available.len() as u32,
-                            waiters: st.waiters.len() as u32,
-                            max_pool_size: self.options.max_pool_size(),
-                            load_balanced: st.services.is_some().then(|| st.in_use_by_purpose()),
-                        })
-                        .with_address(&self.address);
-                        st.emit_check_out_failed(ConnectionCheckOutFailedReason::Timeout, &err, started);
-                        return Err(err);
+                    if slot.cv.wait_until(&mut inner, deadline).timed_out() {
+                        break;
                     }
                 }
             }
         }
+        // Timed out: leave the queue under the pool's lock, unless a grant came first.
+        drop(inner);
+        let mut st = self.state.lock();
+        if let Some(grant) = slot.take() {
+            return Ok(grant);
+        }
+        st.waiters.remove(&slot);
+        let err = Error::new(ErrorKind::WaitQueueTimeout {
+            timeout: timeout.unwrap_or_default(),
+            in_use: st.in_use(),
+            pending: st.pending,
+            available: st.available.len() as u32,
+            waiters: st.waiters.len() as u32,
+            max_pool_size: self.options.max_pool_size(),
+            load_balanced: st.services.is_some().then(|| st.in_use_by_purpose()),
+        })
+        .with_address(&self.address);
+        st.emit_check_out_failed(ConnectionCheckOutFailedReason::Timeout, &err, started);
+        Err(err)
     }
 
     /// Establishes a pending connection for the thread that checks it out, outside the lock.
@@ -1101,6 +1118,7 @@ impl Shared {
         };
         // The pending slot is free: a waiter held back by maxConnecting may proceed.
         st.dispatch(&mut closed);
+        self.bury(&mut st, &mut closed);
         drop(st);
         drop(closed);
         outcome.map(|conn| PooledConnection::new(conn, self.clone()))
@@ -1153,8 +1171,23 @@ impl Shared {
             }
         }
         st.dispatch(&mut closed);
+        self.bury(&mut st, &mut closed);
         drop(st);
         drop(closed);
+    }
+
+    /// Hands connections closed during a check-out or check-in to the background thread, which
+    /// drops them (shutting their sockets) outside the lock, so the application thread does not
+    /// pay for socket teardown. Without a background thread (or once closed) they stay in
+    /// `closed`, for the caller to drop after releasing the lock. Costs nothing when `closed`
+    /// is empty, which it is on every check-out and check-in of a healthy connection.
+    #[inline]
+    fn bury(&self, st: &mut State, closed: &mut Vec<Box<Connection>>) {
+        if closed.is_empty() || self.options.maintenance_interval().is_none() || st.phase == PoolState::Closed {
+            return;
+        }
+        st.graveyard.append(closed);
+        self.wake_background(st);
     }
 
     fn clear(&self, interrupt_in_use: bool, cause: String) {
@@ -1203,7 +1236,7 @@ impl Shared {
         if st.phase == PoolState::Closed {
             return;
         }
-        let mut closed = Vec::new();
+        let mut closed = std::mem::take(&mut st.graveyard);
         let populating = st.close(&mut closed);
         st.emit(|address| {
             CmapEvent::PoolClosed(PoolClosedEvent {

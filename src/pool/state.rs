@@ -113,6 +113,10 @@ pub(crate) struct State {
     /// Why the pool was last cleared, for the PoolClearedError of later check-outs.
     clear_cause: Option<String>,
     pub(crate) subscribers: Subscribers,
+    /// Connections closed on an application thread's check-out or check-in, for the background
+    /// thread to drop outside the lock (see `Shared::bury`). Already out of every count and
+    /// announced as closed; only their sockets remain to be shut.
+    pub(crate) graveyard: Vec<Box<Connection>>,
     pub(crate) fork: super::fork::ForkDetector,
     /// Connections of a generation below this were inherited from a parent process: they are
     /// no longer counted, so their check-in must not touch the counts (see `forget_inherited`).
@@ -144,6 +148,7 @@ impl State {
             bg_wake: false,
             clear_cause: None,
             subscribers: Subscribers::default(),
+            graveyard: Vec::new(),
             fork,
             fork_floor: 0,
             max_pool_size: options.max_pool_size(),
