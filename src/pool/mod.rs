@@ -607,8 +607,9 @@ impl Pool {
     pub fn loom_advance_clock(&self, by: std::time::Duration) {
         let shared = self.shared();
         let st = shared.state.lock();
-        // Under the mutex, so that no timed wait checks the clock between the move and the
-        // wake-up (each waits on the condvar with this mutex).
+        // Under the pool's mutex (the background thread waits with it) and, per waiter, its
+        // slot's lock (`notify_all`), so that no timed wait checks the clock between the move
+        // and the wake-up.
         Instant::advance(by);
         st.waiters.notify_all();
         shared.bg_cv.notify_all();
