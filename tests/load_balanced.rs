@@ -2,6 +2,8 @@
 //! load-balancers.md "Connection Pooling"), with connections that report the service a load
 //! balancer routed them to.
 
+mod support;
+
 use std::collections::VecDeque;
 use std::sync::Arc;
 use std::thread;
@@ -9,11 +11,12 @@ use std::time::Duration;
 
 use bson::oid::ObjectId;
 use crossbeam_channel::Receiver;
-use mongopool::events::{ConnectionCheckOutFailedReason, ConnectionClosedReason};
+use mongopool::events::ConnectionClosedReason;
 use mongopool::{
     CmapEvent, Connection, ErrorKind, Establisher, Interrupter, Pool, PoolOptions, PoolState, ServerAddress,
 };
 use parking_lot::Mutex;
+use support::pools::assert_establishment_failed;
 
 /// Routes each new connection to the next service of a script (or to none: `None` stands for
 /// a server whose hello has no serviceId).
@@ -186,18 +189,8 @@ fn a_reply_without_service_id_fails_the_check_out() {
     assert!(matches!(err.kind(), ErrorKind::LoadBalancingUnsupported), "{err:?}");
     let message = "Driver attempted to initialize in load balancing mode, but the server does not support this mode.";
     assert!(err.to_string().contains(message), "{err}");
-    let events: Vec<_> = rx.try_iter().collect();
-    assert!(events.iter().any(|e| matches!(
-        e,
-        CmapEvent::ConnectionCheckOutFailed(f) if f.reason == ConnectionCheckOutFailedReason::ConnectionError
-    )));
-    assert!(events.iter().any(|e| matches!(
-        e,
-        CmapEvent::ConnectionClosed(c) if c.reason == ConnectionClosedReason::Error
-    )));
-    assert!(!events.iter().any(|e| matches!(e, CmapEvent::ConnectionReady(_))));
-    let status = pool.status();
-    assert_eq!((status.total, status.pending, status.state), (0, 0, PoolState::Ready));
+    let events: Vec<CmapEvent> = rx.try_iter().collect();
+    assert_establishment_failed(&pool, &events);
 }
 
 #[test]

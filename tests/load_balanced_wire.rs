@@ -12,8 +12,9 @@ use std::time::{Duration, Instant};
 
 use bson::{doc, oid::ObjectId, Document};
 use crossbeam_channel::Receiver;
-use mongopool::events::{ConnectionCheckOutFailedReason, ConnectionClosedReason};
+use mongopool::events::ConnectionClosedReason;
 use mongopool::{Client, ClientOptions, CmapEvent, ConnectionOptions, ErrorKind, Pool, PoolOptions, PoolState};
+use support::pools::{assert_establishment_failed, ready_pool};
 use support::wire_server::{Action, Rule, WireServer, WireServerConfig};
 
 /// A server whose default hello reply carries `service` (as every service behind a load
@@ -34,7 +35,6 @@ fn hello_from(id: ObjectId) -> Document {
 }
 
 fn lb_pool(server: &WireServer, max_pool_size: u32) -> (Pool, Receiver<CmapEvent>) {
-    let (tx, rx) = crossbeam_channel::unbounded();
     let options = PoolOptions::builder()
         .connection_options(ConnectionOptions {
             connect_timeout: Some(Duration::from_secs(5)),
@@ -45,13 +45,7 @@ fn lb_pool(server: &WireServer, max_pool_size: u32) -> (Pool, Receiver<CmapEvent
         .max_pool_size(max_pool_size)
         .build()
         .unwrap();
-    let pool = Pool::builder(server.address().clone())
-        .options(options)
-        .event_sender(tx)
-        .build()
-        .unwrap();
-    pool.ready().unwrap();
-    (pool, rx)
+    ready_pool(server.address().clone(), options)
 }
 
 fn closed_events(rx: &Receiver<CmapEvent>) -> Vec<(u64, ConnectionClosedReason)> {
@@ -103,17 +97,7 @@ fn a_reply_without_service_id_fails_with_load_balancing_unsupported() {
     assert_eq!(err.address(), Some(server.address()));
     assert_eq!(err.error_labels().count(), 0, "not a network error: {err}");
     let events: Vec<CmapEvent> = rx.try_iter().collect();
-    assert!(events.iter().any(|e| matches!(
-        e,
-        CmapEvent::ConnectionCheckOutFailed(f) if f.reason == ConnectionCheckOutFailedReason::ConnectionError
-    )));
-    assert!(events.iter().any(|e| matches!(
-        e,
-        CmapEvent::ConnectionClosed(c) if c.reason == ConnectionClosedReason::Error
-    )));
-    assert!(!events.iter().any(|e| matches!(e, CmapEvent::ConnectionReady(_))));
-    let status = pool.status();
-    assert_eq!((status.total, status.pending, status.state), (0, 0, PoolState::Ready));
+    assert_establishment_failed(&pool, &events);
     assert!(
         server.wait_for_open_connections(0, Duration::from_secs(5)),
         "the socket is closed"

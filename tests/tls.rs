@@ -20,6 +20,7 @@ use mongopool::{
     ServerAddress, TlsOptions,
 };
 use support::certs::{Certs, CLIENT_KEY_PASSWORD};
+use support::pools::ready_pool;
 use support::server::{ServerConfig, TestServer};
 
 const LABELS: [&str; 2] = ["SystemOverloadedError", "RetryableError"];
@@ -70,19 +71,12 @@ fn assert_tls_without_labels(err: &Error) {
 }
 
 fn pool_with(address: ServerAddress, options: ConnectionOptions, max: u32) -> (Pool, Receiver<CmapEvent>) {
-    let (tx, rx) = crossbeam_channel::unbounded();
     let options = PoolOptions::builder()
         .connection_options(options)
         .max_pool_size(max)
         .build()
         .unwrap();
-    let pool = Pool::builder(address)
-        .options(options)
-        .event_sender(tx)
-        .build()
-        .unwrap();
-    pool.ready().unwrap();
-    (pool, rx)
+    ready_pool(address, options)
 }
 
 #[test]

@@ -13,13 +13,13 @@ use crossbeam_channel::Receiver;
 use mongopool::error::{RETRYABLE_ERROR, SYSTEM_OVERLOADED_ERROR};
 use mongopool::events::{ConnectionCheckOutFailedReason, ConnectionClosedReason};
 use mongopool::{CmapEvent, ConnectionOptions, Error, ErrorKind, Pool, PoolOptions, PoolState};
+use support::pools::ready_pool;
 use support::wire_server::{msg_frame, Action, Rule, WireServer};
 
 const SOCKET_TIMEOUT: Duration = Duration::from_millis(200);
 const CONNECT_TIMEOUT: Duration = Duration::from_millis(300);
 
 fn pool_for(server: &WireServer) -> (Pool, Receiver<CmapEvent>) {
-    let (tx, rx) = crossbeam_channel::unbounded();
     let options = PoolOptions::builder()
         .connection_options(ConnectionOptions {
             connect_timeout: Some(CONNECT_TIMEOUT),
@@ -28,13 +28,7 @@ fn pool_for(server: &WireServer) -> (Pool, Receiver<CmapEvent>) {
         })
         .build()
         .unwrap();
-    let pool = Pool::builder(server.address().clone())
-        .options(options)
-        .event_sender(tx)
-        .build()
-        .unwrap();
-    pool.ready().unwrap();
-    (pool, rx)
+    ready_pool(server.address().clone(), options)
 }
 
 /// The events received so far, by name.

@@ -6,6 +6,7 @@ pub mod counting_proxy;
 pub mod detached;
 pub mod json;
 pub mod log_capture;
+pub mod pools;
 pub mod scram_server;
 pub mod server;
 pub mod timeline_check;
