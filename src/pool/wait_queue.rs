@@ -11,15 +11,16 @@
 //! thread is not inside `Shared::wait` (a grant pops the slot from the queue and the waiter
 //! takes the grant; a timed-out waiter removes its slot; eviction grants an error).
 //!
-//! Model checked by `tests/loom.rs` (loom explores every interleaving of the pool's lock,
-//! condvar and thread operations; exhaustively but for the background population scenario,
-//! bounded to 5 preemptions): a waiter queued vs a clear that evicts it vs a check-in that serves it; a grant
-//! placed in the slot of a waiter whose deadline passes at the same moment (it keeps the
-//! grant), with and without a second waiter behind it; a waiter held back by maxConnecting vs
-//! the end, successful or failed, of the establishment that holds the slot; a waiter vs the
-//! background thread's population vs close. Not covered: real time (deadlines move on a
-//! model clock, see `crate::sync`), queues longer than two waiters, and the population
-//! scenario's interleavings beyond 5 preemptions.
+//! Model checked by `tests/loom.rs` (loom explores every interleaving of the pool's lock, the
+//! slots' locks, condvars and thread operations; exhaustively but for the two four-thread
+//! scenarios: population bounded to 5 preemptions, the front waiter's timeout to 4): a waiter
+//! queued vs a clear that evicts it vs a check-in that serves it; a grant placed in the slot
+//! of a waiter whose deadline passes at the same moment (it keeps the grant), with and
+//! without a second waiter behind it; a waiter held back by maxConnecting vs the end,
+//! successful or failed, of the establishment that holds the slot; a waiter vs the background
+//! thread's population vs close. Not covered: real time (deadlines move on a model clock, see
+//! `crate::sync`), queues longer than two waiters, and the four-thread scenarios'
+//! interleavings beyond their bounds.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
