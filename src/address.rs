@@ -7,6 +7,15 @@ use std::str::FromStr;
 use crate::error::{Error, Result};
 
 /// The port MongoDB listens on unless told otherwise.
+///
+/// ```
+/// use mongopool::address::DEFAULT_PORT;
+/// use mongopool::ServerAddress;
+///
+/// let address: ServerAddress = "db.example.com".parse()?;
+/// assert_eq!(address.to_string(), format!("db.example.com:{DEFAULT_PORT}"));
+/// # Ok::<(), mongopool::Error>(())
+/// ```
 pub const DEFAULT_PORT: u16 = 27017;
 
 /// The address of one MongoDB server.
