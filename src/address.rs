@@ -1,4 +1,14 @@
 //! Server addresses: `host[:port]`, `[ipv6]:port` and Unix domain socket paths.
+//!
+//! ```
+//! use mongopool::ServerAddress;
+//!
+//! let tcp: ServerAddress = "[::1]:27018".parse()?;
+//! assert_eq!(tcp.port(), Some(27018));
+//! assert_eq!(tcp.to_string(), "[::1]:27018");
+//! assert!("db:0x1f".parse::<ServerAddress>().is_err());
+//! # Ok::<(), mongopool::Error>(())
+//! ```
 
 use std::fmt;
 use std::path::{Path, PathBuf};

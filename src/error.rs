@@ -3,6 +3,15 @@
 //! Every fallible call returns [`Error`]: an [`ErrorKind`] a caller can match on, the server
 //! address where there is one, and the error labels (`RetryableError`,
 //! `SystemOverloadedError`, and those a server sent). Messages never carry credentials.
+//!
+//! ```
+//! use mongopool::{ErrorKind, ServerAddress};
+//!
+//! let err = "db:70000".parse::<ServerAddress>().unwrap_err();
+//! assert!(matches!(err.kind(), ErrorKind::InvalidArgument { .. }));
+//! assert!(!err.is_retryable());
+//! assert_eq!(err.error_labels().count(), 0);
+//! ```
 
 use std::collections::BTreeSet;
 use std::fmt;

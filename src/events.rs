@@ -1,5 +1,23 @@
 //! CMAP events (cmap.md "Events") and the ways to subscribe to them: crossbeam channels
 //! (unbounded, or bounded with a dropped-events counter) and a handler trait.
+//!
+//! ```
+//! # use std::sync::Arc;
+//! # use mongopool::{Connection, Establisher, Interrupter, Pool, PoolOptions, ServerAddress};
+//! # struct Fake;
+//! # impl Establisher for Fake {
+//! #     fn establish(&self, a: &ServerAddress, _: Arc<Interrupter>) -> mongopool::Result<Connection> {
+//! #         Ok(Connection::detached(a.clone()))
+//! #     }
+//! # }
+//! # let pool = Pool::with_establisher("db:27017".parse()?, PoolOptions::default(), Arc::new(Fake))?;
+//! use mongopool::CmapEvent;
+//!
+//! let events = pool.subscribe();
+//! pool.ready()?;
+//! assert!(matches!(events.try_recv()?, CmapEvent::PoolReady(e) if e.address.to_string() == "db:27017"));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
