@@ -312,14 +312,19 @@ impl ClientOptions {
     }
 
     /// `compressors`, in order of preference: offered in every handshake, and the first one
-    /// a server also lists compresses the commands sent to it (op-compressed.md).
+    /// a server also lists compresses the commands sent to it (op-compressed.md). Parsed from a
+    /// URI, only the compressors this build includes are kept.
     ///
     /// ```
     /// use mongopool::ClientOptions;
     ///
-    /// // Names are kept as given; the ones this build lacks are ignored (with a warning) when used.
-    /// let opts = ClientOptions::parse("mongodb://h/?compressors=zstd,snappy")?;
-    /// assert_eq!(opts.compressors(), Some(&["zstd".to_string(), "snappy".to_string()][..]));
+    /// use mongopool::wire::Compressor;
+    ///
+    /// // From a URI, names this build lacks (or does not know) are dropped with a logged warning.
+    /// let opts = ClientOptions::parse("mongodb://h/?compressors=zstd,lz4,snappy")?;
+    /// let kept: Vec<&str> = opts.compressors().unwrap().iter().map(String::as_str).collect();
+    /// let compiled_in = |name: &&str| Compressor::from_name(name).is_some_and(Compressor::is_compiled_in);
+    /// assert_eq!(kept, ["zstd", "snappy"].into_iter().filter(compiled_in).collect::<Vec<_>>());
     /// assert_eq!(ClientOptions::parse("mongodb://h")?.compressors(), None);
     /// # Ok::<(), mongopool::Error>(())
     /// ```
