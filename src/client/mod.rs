@@ -11,6 +11,16 @@
 //! Threads: a client starts one monitor thread per server (named `mongopool-monitor-<host>`),
 //! and each pool its own background thread. [`Client::close`] (or dropping the last handle)
 //! stops and joins all of them.
+//!
+//! ```
+//! use mongopool::ClientOptions;
+//!
+//! let options = ClientOptions::parse("mongodb://db1,db2/?replicaSet=rs0&maxPoolSize=10")?;
+//! // Every server's pool gets the same pool options.
+//! assert_eq!(options.pool_options().max_pool_size(), 10);
+//! assert_eq!(options.hosts().len(), 2);
+//! # Ok::<(), mongopool::Error>(())
+//! ```
 
 mod app_errors;
 mod monitor;
