@@ -1,4 +1,14 @@
 //! Server addresses: `host[:port]`, `[ipv6]:port` and Unix domain socket paths.
+//!
+//! ```
+//! use mongopool::ServerAddress;
+//!
+//! let tcp: ServerAddress = "[::1]:27018".parse()?;
+//! assert_eq!(tcp.port(), Some(27018));
+//! assert_eq!(tcp.to_string(), "[::1]:27018");
+//! assert!("db:0x1f".parse::<ServerAddress>().is_err());
+//! # Ok::<(), mongopool::Error>(())
+//! ```
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -7,6 +17,15 @@ use std::str::FromStr;
 use crate::error::{Error, Result};
 
 /// The port MongoDB listens on unless told otherwise.
+///
+/// ```
+/// use mongopool::address::DEFAULT_PORT;
+/// use mongopool::ServerAddress;
+///
+/// let address: ServerAddress = "db.example.com".parse()?;
+/// assert_eq!(address.to_string(), format!("db.example.com:{DEFAULT_PORT}"));
+/// # Ok::<(), mongopool::Error>(())
+/// ```
 pub const DEFAULT_PORT: u16 = 27017;
 
 /// The address of one MongoDB server.

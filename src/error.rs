@@ -3,6 +3,15 @@
 //! Every fallible call returns [`Error`]: an [`ErrorKind`] a caller can match on, the server
 //! address where there is one, and the error labels (`RetryableError`,
 //! `SystemOverloadedError`, and those a server sent). Messages never carry credentials.
+//!
+//! ```
+//! use mongopool::{ErrorKind, ServerAddress};
+//!
+//! let err = "db:70000".parse::<ServerAddress>().unwrap_err();
+//! assert!(matches!(err.kind(), ErrorKind::InvalidArgument { .. }));
+//! assert!(!err.is_retryable());
+//! assert_eq!(err.error_labels().count(), 0);
+//! ```
 
 use std::collections::BTreeSet;
 use std::fmt;
@@ -12,11 +21,51 @@ use std::time::Duration;
 use crate::address::ServerAddress;
 
 /// The label the pool adds to retryable errors (CMAP "PoolClearedError extends RetryableError").
+///
+/// ```
+/// # use std::sync::Arc;
+/// # use mongopool::{Connection, Establisher, Interrupter, Pool, PoolOptions, ServerAddress};
+/// # struct Fake;
+/// # impl Establisher for Fake {
+/// #     fn establish(&self, a: &ServerAddress, _: Arc<Interrupter>) -> mongopool::Result<Connection> {
+/// #         Ok(Connection::detached(a.clone()))
+/// #     }
+/// # }
+/// use mongopool::error::RETRYABLE_ERROR;
+///
+/// let pool = Pool::with_establisher("db:27017".parse()?, PoolOptions::default(), Arc::new(Fake))?;
+/// // A new pool is paused: check-outs fail with a retryable PoolCleared error.
+/// let err = pool.check_out().unwrap_err();
+/// assert!(err.has_label(RETRYABLE_ERROR));
+/// assert!(err.is_retryable());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub const RETRYABLE_ERROR: &str = "RetryableError";
 /// The label the pool adds to network errors during establishment (CMAP "Backpressure-enabled").
+///
+/// ```
+/// use mongopool::error::SYSTEM_OVERLOADED_ERROR;
+/// use mongopool::Error;
+///
+/// // Establishment errors that mean "the server may be overloaded" carry this label, so a
+/// // caller can back off before retrying.
+/// let err = Error::protocol("example").with_label(SYSTEM_OVERLOADED_ERROR);
+/// assert!(err.has_label("SystemOverloadedError"));
+/// ```
 pub const SYSTEM_OVERLOADED_ERROR: &str = "SystemOverloadedError";
 
 /// A convenience alias for `Result<T, mongopool::Error>`.
+///
+/// ```
+/// use mongopool::{ErrorKind, Result, ServerAddress};
+///
+/// fn parse_seed(seed: &str) -> Result<ServerAddress> {
+///     seed.parse()
+/// }
+/// assert_eq!(parse_seed("db:27018")?.to_string(), "db:27018");
+/// assert!(matches!(parse_seed("db:99999").unwrap_err().kind(), ErrorKind::InvalidArgument { .. }));
+/// # Ok::<(), mongopool::Error>(())
+/// ```
 pub type Result<T> = std::result::Result<T, Error>;
 
 /// An error from mongopool.
@@ -189,6 +238,22 @@ pub enum ErrorKind {
 }
 
 /// A command failure reported by the server (`ok: 0`).
+///
+/// ```
+/// use mongopool::{CommandError, Error, ErrorKind};
+///
+/// let err = Error::new(ErrorKind::Command(CommandError {
+///     code: 11600,
+///     code_name: "InterruptedAtShutdown".into(),
+///     message: "interrupted at shutdown".into(),
+/// }));
+/// assert_eq!(err.code(), Some(11600));
+/// match err.kind() {
+///     ErrorKind::Command(c) => assert_eq!(c.code_name, "InterruptedAtShutdown"),
+///     other => panic!("unexpected {other}"),
+/// }
+/// assert!(err.to_string().contains("11600 (InterruptedAtShutdown)"));
+/// ```
 #[derive(Clone, Debug, PartialEq)]
 pub struct CommandError {
     /// The numeric error code.

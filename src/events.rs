@@ -1,5 +1,23 @@
 //! CMAP events (cmap.md "Events") and the ways to subscribe to them: crossbeam channels
 //! (unbounded, or bounded with a dropped-events counter) and a handler trait.
+//!
+//! ```
+//! # use std::sync::Arc;
+//! # use mongopool::{Connection, Establisher, Interrupter, Pool, PoolOptions, ServerAddress};
+//! # struct Fake;
+//! # impl Establisher for Fake {
+//! #     fn establish(&self, a: &ServerAddress, _: Arc<Interrupter>) -> mongopool::Result<Connection> {
+//! #         Ok(Connection::detached(a.clone()))
+//! #     }
+//! # }
+//! # let pool = Pool::with_establisher("db:27017".parse()?, PoolOptions::default(), Arc::new(Fake))?;
+//! use mongopool::CmapEvent;
+//!
+//! let events = pool.subscribe();
+//! pool.ready()?;
+//! assert!(matches!(events.try_recv()?, CmapEvent::PoolReady(e) if e.address.to_string() == "db:27017"));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -664,26 +682,357 @@ pub struct ConnectionCheckedInEvent {
 #[allow(unused_variables)]
 pub trait CmapEventHandler: Send + Sync + 'static {
     /// A pool was created.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use mongopool::{Connection, Establisher, Interrupter, Pool, ServerAddress};
+    /// # struct Fake;
+    /// # impl Establisher for Fake {
+    /// #     fn establish(&self, a: &ServerAddress, _: Arc<Interrupter>) -> mongopool::Result<Connection> {
+    /// #         Ok(Connection::detached(a.clone()))
+    /// #     }
+    /// # }
+    /// use std::sync::Mutex;
+    /// use mongopool::events::{dispatch_to_handler, PoolCreatedEvent};
+    /// use mongopool::CmapEventHandler;
+    ///
+    /// #[derive(Default)]
+    /// struct Seen(Mutex<Vec<String>>);
+    /// impl CmapEventHandler for Seen {
+    ///     fn handle_pool_created_event(&self, event: PoolCreatedEvent) {
+    ///         self.0.lock().unwrap().push(event.address.to_string());
+    ///     }
+    /// }
+    /// let (tx, events) = crossbeam_channel::unbounded();
+    /// let pool = Pool::builder("db:27017".parse()?).establisher(Arc::new(Fake)).event_sender(tx).build()?;
+    ///
+    /// let seen = Seen::default();
+    /// events.try_iter().for_each(|event| dispatch_to_handler(&seen, event));
+    /// assert_eq!(*seen.0.lock().unwrap(), ["db:27017"]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     fn handle_pool_created_event(&self, event: PoolCreatedEvent) {}
     /// A pool was marked ready.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use mongopool::{Connection, Establisher, Interrupter, Pool, ServerAddress};
+    /// # struct Fake;
+    /// # impl Establisher for Fake {
+    /// #     fn establish(&self, a: &ServerAddress, _: Arc<Interrupter>) -> mongopool::Result<Connection> {
+    /// #         Ok(Connection::detached(a.clone()))
+    /// #     }
+    /// # }
+    /// use std::sync::Mutex;
+    /// use mongopool::events::{dispatch_to_handler, PoolReadyEvent};
+    /// use mongopool::CmapEventHandler;
+    ///
+    /// #[derive(Default)]
+    /// struct Seen(Mutex<Vec<String>>);
+    /// impl CmapEventHandler for Seen {
+    ///     fn handle_pool_ready_event(&self, event: PoolReadyEvent) {
+    ///         self.0.lock().unwrap().push(event.address.to_string());
+    ///     }
+    /// }
+    /// let (tx, events) = crossbeam_channel::unbounded();
+    /// let pool = Pool::builder("db:27017".parse()?).establisher(Arc::new(Fake)).event_sender(tx).build()?;
+    /// pool.ready()?;
+    /// let seen = Seen::default();
+    /// events.try_iter().for_each(|event| dispatch_to_handler(&seen, event));
+    /// assert_eq!(*seen.0.lock().unwrap(), ["db:27017"]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     fn handle_pool_ready_event(&self, event: PoolReadyEvent) {}
     /// A pool was cleared.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use mongopool::{Connection, Establisher, Interrupter, Pool, ServerAddress};
+    /// # struct Fake;
+    /// # impl Establisher for Fake {
+    /// #     fn establish(&self, a: &ServerAddress, _: Arc<Interrupter>) -> mongopool::Result<Connection> {
+    /// #         Ok(Connection::detached(a.clone()))
+    /// #     }
+    /// # }
+    /// use std::sync::Mutex;
+    /// use mongopool::events::{dispatch_to_handler, PoolClearedEvent};
+    /// use mongopool::CmapEventHandler;
+    ///
+    /// #[derive(Default)]
+    /// struct Seen(Mutex<Vec<bool>>);
+    /// impl CmapEventHandler for Seen {
+    ///     fn handle_pool_cleared_event(&self, event: PoolClearedEvent) {
+    ///         self.0.lock().unwrap().push(event.interrupt_in_use_connections);
+    ///     }
+    /// }
+    /// let (tx, events) = crossbeam_channel::unbounded();
+    /// let pool = Pool::builder("db:27017".parse()?).establisher(Arc::new(Fake)).event_sender(tx).build()?;
+    /// pool.ready()?;
+    /// pool.clear(false);
+    /// let seen = Seen::default();
+    /// events.try_iter().for_each(|event| dispatch_to_handler(&seen, event));
+    /// assert_eq!(*seen.0.lock().unwrap(), [false]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     fn handle_pool_cleared_event(&self, event: PoolClearedEvent) {}
     /// A pool was closed.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use mongopool::{Connection, Establisher, Interrupter, Pool, ServerAddress};
+    /// # struct Fake;
+    /// # impl Establisher for Fake {
+    /// #     fn establish(&self, a: &ServerAddress, _: Arc<Interrupter>) -> mongopool::Result<Connection> {
+    /// #         Ok(Connection::detached(a.clone()))
+    /// #     }
+    /// # }
+    /// use std::sync::Mutex;
+    /// use mongopool::events::{dispatch_to_handler, PoolClosedEvent};
+    /// use mongopool::CmapEventHandler;
+    ///
+    /// #[derive(Default)]
+    /// struct Seen(Mutex<Vec<String>>);
+    /// impl CmapEventHandler for Seen {
+    ///     fn handle_pool_closed_event(&self, event: PoolClosedEvent) {
+    ///         self.0.lock().unwrap().push(event.address.to_string());
+    ///     }
+    /// }
+    /// let (tx, events) = crossbeam_channel::unbounded();
+    /// let pool = Pool::builder("db:27017".parse()?).establisher(Arc::new(Fake)).event_sender(tx).build()?;
+    /// pool.close();
+    /// let seen = Seen::default();
+    /// events.try_iter().for_each(|event| dispatch_to_handler(&seen, event));
+    /// assert_eq!(*seen.0.lock().unwrap(), ["db:27017"]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     fn handle_pool_closed_event(&self, event: PoolClosedEvent) {}
     /// A connection was created.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use mongopool::{Connection, Establisher, Interrupter, Pool, ServerAddress};
+    /// # struct Fake;
+    /// # impl Establisher for Fake {
+    /// #     fn establish(&self, a: &ServerAddress, _: Arc<Interrupter>) -> mongopool::Result<Connection> {
+    /// #         Ok(Connection::detached(a.clone()))
+    /// #     }
+    /// # }
+    /// use std::sync::Mutex;
+    /// use mongopool::events::{dispatch_to_handler, ConnectionCreatedEvent};
+    /// use mongopool::CmapEventHandler;
+    ///
+    /// #[derive(Default)]
+    /// struct Seen(Mutex<Vec<u64>>);
+    /// impl CmapEventHandler for Seen {
+    ///     fn handle_connection_created_event(&self, event: ConnectionCreatedEvent) {
+    ///         self.0.lock().unwrap().push(event.connection_id);
+    ///     }
+    /// }
+    /// let (tx, events) = crossbeam_channel::unbounded();
+    /// let pool = Pool::builder("db:27017".parse()?).establisher(Arc::new(Fake)).event_sender(tx).build()?;
+    /// pool.ready()?;
+    /// drop(pool.check_out()?);
+    /// let seen = Seen::default();
+    /// events.try_iter().for_each(|event| dispatch_to_handler(&seen, event));
+    /// assert_eq!(*seen.0.lock().unwrap(), [1]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     fn handle_connection_created_event(&self, event: ConnectionCreatedEvent) {}
     /// A connection is ready.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use mongopool::{Connection, Establisher, Interrupter, Pool, ServerAddress};
+    /// # struct Fake;
+    /// # impl Establisher for Fake {
+    /// #     fn establish(&self, a: &ServerAddress, _: Arc<Interrupter>) -> mongopool::Result<Connection> {
+    /// #         Ok(Connection::detached(a.clone()))
+    /// #     }
+    /// # }
+    /// use std::sync::Mutex;
+    /// use mongopool::events::{dispatch_to_handler, ConnectionReadyEvent};
+    /// use mongopool::CmapEventHandler;
+    ///
+    /// #[derive(Default)]
+    /// struct Seen(Mutex<Vec<u64>>);
+    /// impl CmapEventHandler for Seen {
+    ///     fn handle_connection_ready_event(&self, event: ConnectionReadyEvent) {
+    ///         self.0.lock().unwrap().push(event.connection_id);
+    ///     }
+    /// }
+    /// let (tx, events) = crossbeam_channel::unbounded();
+    /// let pool = Pool::builder("db:27017".parse()?).establisher(Arc::new(Fake)).event_sender(tx).build()?;
+    /// pool.ready()?;
+    /// drop(pool.check_out()?);
+    /// let seen = Seen::default();
+    /// events.try_iter().for_each(|event| dispatch_to_handler(&seen, event));
+    /// assert_eq!(*seen.0.lock().unwrap(), [1]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     fn handle_connection_ready_event(&self, event: ConnectionReadyEvent) {}
     /// A connection was closed.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use mongopool::{Connection, Establisher, Interrupter, Pool, ServerAddress};
+    /// # struct Fake;
+    /// # impl Establisher for Fake {
+    /// #     fn establish(&self, a: &ServerAddress, _: Arc<Interrupter>) -> mongopool::Result<Connection> {
+    /// #         Ok(Connection::detached(a.clone()))
+    /// #     }
+    /// # }
+    /// use std::sync::Mutex;
+    /// use mongopool::events::{dispatch_to_handler, ConnectionClosedEvent};
+    /// use mongopool::CmapEventHandler;
+    ///
+    /// #[derive(Default)]
+    /// struct Seen(Mutex<Vec<&'static str>>);
+    /// impl CmapEventHandler for Seen {
+    ///     fn handle_connection_closed_event(&self, event: ConnectionClosedEvent) {
+    ///         self.0.lock().unwrap().push(event.reason.as_str());
+    ///     }
+    /// }
+    /// let (tx, events) = crossbeam_channel::unbounded();
+    /// let pool = Pool::builder("db:27017".parse()?).establisher(Arc::new(Fake)).event_sender(tx).build()?;
+    /// pool.ready()?;
+    /// drop(pool.check_out()?);
+    /// pool.close(); // closes the idle connection
+    /// let seen = Seen::default();
+    /// events.try_iter().for_each(|event| dispatch_to_handler(&seen, event));
+    /// assert_eq!(*seen.0.lock().unwrap(), ["poolClosed"]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     fn handle_connection_closed_event(&self, event: ConnectionClosedEvent) {}
     /// A check-out started.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use mongopool::{Connection, Establisher, Interrupter, Pool, ServerAddress};
+    /// # struct Fake;
+    /// # impl Establisher for Fake {
+    /// #     fn establish(&self, a: &ServerAddress, _: Arc<Interrupter>) -> mongopool::Result<Connection> {
+    /// #         Ok(Connection::detached(a.clone()))
+    /// #     }
+    /// # }
+    /// use std::sync::Mutex;
+    /// use mongopool::events::{dispatch_to_handler, ConnectionCheckOutStartedEvent};
+    /// use mongopool::CmapEventHandler;
+    ///
+    /// #[derive(Default)]
+    /// struct Seen(Mutex<Vec<String>>);
+    /// impl CmapEventHandler for Seen {
+    ///     fn handle_connection_checkout_started_event(&self, event: ConnectionCheckOutStartedEvent) {
+    ///         self.0.lock().unwrap().push(event.address.to_string());
+    ///     }
+    /// }
+    /// let (tx, events) = crossbeam_channel::unbounded();
+    /// let pool = Pool::builder("db:27017".parse()?).establisher(Arc::new(Fake)).event_sender(tx).build()?;
+    /// pool.ready()?;
+    /// drop(pool.check_out()?);
+    /// drop(pool.check_out()?);
+    /// let seen = Seen::default();
+    /// events.try_iter().for_each(|event| dispatch_to_handler(&seen, event));
+    /// assert_eq!(*seen.0.lock().unwrap(), ["db:27017", "db:27017"]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     fn handle_connection_checkout_started_event(&self, event: ConnectionCheckOutStartedEvent) {}
     /// A check-out failed.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use mongopool::{Connection, Establisher, Interrupter, Pool, ServerAddress};
+    /// # struct Fake;
+    /// # impl Establisher for Fake {
+    /// #     fn establish(&self, a: &ServerAddress, _: Arc<Interrupter>) -> mongopool::Result<Connection> {
+    /// #         Ok(Connection::detached(a.clone()))
+    /// #     }
+    /// # }
+    /// use std::sync::Mutex;
+    /// use mongopool::events::{dispatch_to_handler, ConnectionCheckOutFailedEvent};
+    /// use mongopool::CmapEventHandler;
+    ///
+    /// #[derive(Default)]
+    /// struct Seen(Mutex<Vec<&'static str>>);
+    /// impl CmapEventHandler for Seen {
+    ///     fn handle_connection_checkout_failed_event(&self, event: ConnectionCheckOutFailedEvent) {
+    ///         self.0.lock().unwrap().push(event.reason.as_str());
+    ///     }
+    /// }
+    /// let (tx, events) = crossbeam_channel::unbounded();
+    /// let pool = Pool::builder("db:27017".parse()?).establisher(Arc::new(Fake)).event_sender(tx).build()?;
+    /// pool.close();
+    /// assert!(pool.check_out().is_err());
+    /// let seen = Seen::default();
+    /// events.try_iter().for_each(|event| dispatch_to_handler(&seen, event));
+    /// assert_eq!(*seen.0.lock().unwrap(), ["poolClosed"]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     fn handle_connection_checkout_failed_event(&self, event: ConnectionCheckOutFailedEvent) {}
     /// A check-out succeeded.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use mongopool::{Connection, Establisher, Interrupter, Pool, ServerAddress};
+    /// # struct Fake;
+    /// # impl Establisher for Fake {
+    /// #     fn establish(&self, a: &ServerAddress, _: Arc<Interrupter>) -> mongopool::Result<Connection> {
+    /// #         Ok(Connection::detached(a.clone()))
+    /// #     }
+    /// # }
+    /// use std::sync::Mutex;
+    /// use mongopool::events::{dispatch_to_handler, ConnectionCheckedOutEvent};
+    /// use mongopool::CmapEventHandler;
+    ///
+    /// #[derive(Default)]
+    /// struct Seen(Mutex<Vec<u64>>);
+    /// impl CmapEventHandler for Seen {
+    ///     fn handle_connection_checked_out_event(&self, event: ConnectionCheckedOutEvent) {
+    ///         self.0.lock().unwrap().push(event.connection_id);
+    ///     }
+    /// }
+    /// let (tx, events) = crossbeam_channel::unbounded();
+    /// let pool = Pool::builder("db:27017".parse()?).establisher(Arc::new(Fake)).event_sender(tx).build()?;
+    /// pool.ready()?;
+    /// drop(pool.check_out()?);
+    /// drop(pool.check_out()?); // the same connection, reused
+    /// let seen = Seen::default();
+    /// events.try_iter().for_each(|event| dispatch_to_handler(&seen, event));
+    /// assert_eq!(*seen.0.lock().unwrap(), [1, 1]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     fn handle_connection_checked_out_event(&self, event: ConnectionCheckedOutEvent) {}
     /// A connection was checked in.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use mongopool::{Connection, Establisher, Interrupter, Pool, ServerAddress};
+    /// # struct Fake;
+    /// # impl Establisher for Fake {
+    /// #     fn establish(&self, a: &ServerAddress, _: Arc<Interrupter>) -> mongopool::Result<Connection> {
+    /// #         Ok(Connection::detached(a.clone()))
+    /// #     }
+    /// # }
+    /// use std::sync::Mutex;
+    /// use mongopool::events::{dispatch_to_handler, ConnectionCheckedInEvent};
+    /// use mongopool::CmapEventHandler;
+    ///
+    /// #[derive(Default)]
+    /// struct Seen(Mutex<Vec<u64>>);
+    /// impl CmapEventHandler for Seen {
+    ///     fn handle_connection_checked_in_event(&self, event: ConnectionCheckedInEvent) {
+    ///         self.0.lock().unwrap().push(event.connection_id);
+    ///     }
+    /// }
+    /// let (tx, events) = crossbeam_channel::unbounded();
+    /// let pool = Pool::builder("db:27017".parse()?).establisher(Arc::new(Fake)).event_sender(tx).build()?;
+    /// pool.ready()?;
+    /// let conn = pool.check_out()?;
+    /// drop(conn);
+    /// let seen = Seen::default();
+    /// events.try_iter().for_each(|event| dispatch_to_handler(&seen, event));
+    /// assert_eq!(*seen.0.lock().unwrap(), [1]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     fn handle_connection_checked_in_event(&self, event: ConnectionCheckedInEvent) {}
 }
 

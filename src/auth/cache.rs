@@ -55,26 +55,125 @@ pub struct ScramCache {
 
 impl ScramCache {
     /// An empty cache.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use mongopool::auth::ScramCache;
+    ///
+    /// // One cache shared by every connection that authenticates with the same credential.
+    /// let cache = Arc::new(ScramCache::new());
+    /// assert!(cache.is_empty());
+    /// ```
     pub fn new() -> Self {
         Self::default()
     }
 
     /// How many entries the cache holds.
+    ///
+    /// ```
+    /// # use bson::{doc, spec::BinarySubtype, Binary, Document};
+    /// # use mongopool::auth::{authenticate, CommandRunner, Credential, ScramCache};
+    /// # use mongopool::{CommandError, Error, ErrorKind};
+    /// # /// Answers saslStart with a valid server-first-message, then rejects the proof.
+    /// # struct RejectsProof;
+    /// # impl CommandRunner for RejectsProof {
+    /// #     fn run_command(&mut self, _db: &str, command: Document) -> mongopool::Result<Document> {
+    /// #         if command.contains_key("saslStart") {
+    /// #             let first = String::from_utf8(command.get_binary_generic("payload").unwrap().clone()).unwrap();
+    /// #             let nonce = first.split("r=").nth(1).unwrap();
+    /// #             let reply = format!("r={nonce}srv,s=QSXCR+Q6sek8bf92,i=4096").into_bytes();
+    /// #             let payload = Binary { subtype: BinarySubtype::Generic, bytes: reply };
+    /// #             return Ok(doc! { "ok": 1, "conversationId": 1, "done": false, "payload": payload });
+    /// #         }
+    /// #         let (code, code_name) = (18, "AuthenticationFailed".to_string());
+    /// #         Err(Error::new(ErrorKind::Command(CommandError { code, code_name, message: "bad proof".into() })))
+    /// #     }
+    /// # }
+    /// let cache = ScramCache::new();
+    /// let credential = Credential::new("app", "example-only");
+    /// let _ = authenticate(&mut RejectsProof, &credential, &doc! {}, None, &cache);
+    /// // The keys were derived before the server rejected the proof, and are kept.
+    /// assert_eq!(cache.len(), 1);
+    /// ```
     pub fn len(&self) -> usize {
         self.entries.lock().len()
     }
 
     /// Whether the cache holds no entry.
+    ///
+    /// ```
+    /// let cache = mongopool::auth::ScramCache::new();
+    /// assert!(cache.is_empty());
+    /// assert_eq!(cache.len(), 0);
+    /// ```
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
 
     /// How many times PBKDF2 has run for this cache (its misses); for tests and metrics.
+    ///
+    /// ```
+    /// # use bson::{doc, spec::BinarySubtype, Binary, Document};
+    /// # use mongopool::auth::{authenticate, CommandRunner, Credential, ScramCache};
+    /// # use mongopool::{CommandError, Error, ErrorKind};
+    /// # /// Answers saslStart with a valid server-first-message, then rejects the proof.
+    /// # struct RejectsProof;
+    /// # impl CommandRunner for RejectsProof {
+    /// #     fn run_command(&mut self, _db: &str, command: Document) -> mongopool::Result<Document> {
+    /// #         if command.contains_key("saslStart") {
+    /// #             let first = String::from_utf8(command.get_binary_generic("payload").unwrap().clone()).unwrap();
+    /// #             let nonce = first.split("r=").nth(1).unwrap();
+    /// #             let reply = format!("r={nonce}srv,s=QSXCR+Q6sek8bf92,i=4096").into_bytes();
+    /// #             let payload = Binary { subtype: BinarySubtype::Generic, bytes: reply };
+    /// #             return Ok(doc! { "ok": 1, "conversationId": 1, "done": false, "payload": payload });
+    /// #         }
+    /// #         let (code, code_name) = (18, "AuthenticationFailed".to_string());
+    /// #         Err(Error::new(ErrorKind::Command(CommandError { code, code_name, message: "bad proof".into() })))
+    /// #     }
+    /// # }
+    /// let cache = ScramCache::new();
+    /// let credential = Credential::new("app", "example-only");
+    /// for _ in 0..3 {
+    ///     let err = authenticate(&mut RejectsProof, &credential, &doc! {}, None, &cache).unwrap_err();
+    ///     assert!(matches!(err.kind(), ErrorKind::Authentication { .. }));
+    /// }
+    /// // Three conversations with the same salt and iteration count: PBKDF2 ran once.
+    /// assert_eq!(cache.derivations(), 1);
+    /// ```
     pub fn derivations(&self) -> u64 {
         self.derivations.load(Ordering::Relaxed)
     }
 
     /// Forgets every entry, e.g. after the password changed.
+    ///
+    /// ```
+    /// # use bson::{doc, spec::BinarySubtype, Binary, Document};
+    /// # use mongopool::auth::{authenticate, CommandRunner, Credential, ScramCache};
+    /// # use mongopool::{CommandError, Error, ErrorKind};
+    /// # /// Answers saslStart with a valid server-first-message, then rejects the proof.
+    /// # struct RejectsProof;
+    /// # impl CommandRunner for RejectsProof {
+    /// #     fn run_command(&mut self, _db: &str, command: Document) -> mongopool::Result<Document> {
+    /// #         if command.contains_key("saslStart") {
+    /// #             let first = String::from_utf8(command.get_binary_generic("payload").unwrap().clone()).unwrap();
+    /// #             let nonce = first.split("r=").nth(1).unwrap();
+    /// #             let reply = format!("r={nonce}srv,s=QSXCR+Q6sek8bf92,i=4096").into_bytes();
+    /// #             let payload = Binary { subtype: BinarySubtype::Generic, bytes: reply };
+    /// #             return Ok(doc! { "ok": 1, "conversationId": 1, "done": false, "payload": payload });
+    /// #         }
+    /// #         let (code, code_name) = (18, "AuthenticationFailed".to_string());
+    /// #         Err(Error::new(ErrorKind::Command(CommandError { code, code_name, message: "bad proof".into() })))
+    /// #     }
+    /// # }
+    /// let cache = ScramCache::new();
+    /// let credential = Credential::new("app", "example-only");
+    /// let _ = authenticate(&mut RejectsProof, &credential, &doc! {}, None, &cache);
+    /// assert_eq!(cache.len(), 1);
+    /// cache.clear();
+    /// assert!(cache.is_empty());
+    /// let _ = authenticate(&mut RejectsProof, &credential, &doc! {}, None, &cache);
+    /// assert_eq!(cache.derivations(), 2);
+    /// ```
     pub fn clear(&self) {
         self.entries.lock().clear();
     }

@@ -16,6 +16,31 @@ use crate::error::{Error, ErrorKind, Result};
 
 /// Runs a command on the connection being authenticated, so this module does not depend on the
 /// connection type.
+///
+/// ```
+/// use bson::{doc, Document};
+/// use mongopool::auth::{authenticate, CommandRunner, Credential, ScramCache};
+/// use mongopool::{CommandError, Error, ErrorKind};
+///
+/// /// A runner that records the commands and refuses them all, as a server would refuse an
+/// /// unknown user.
+/// struct Refuses(Vec<String>);
+///
+/// impl CommandRunner for Refuses {
+///     fn run_command(&mut self, db: &str, command: Document) -> mongopool::Result<Document> {
+///         self.0.push(format!("{db}.{}", command.keys().next().unwrap()));
+///         let (code, code_name) = (18, "AuthenticationFailed".to_string());
+///         Err(Error::new(ErrorKind::Command(CommandError { code, code_name, message: "no such user".into() })))
+///     }
+/// }
+///
+/// let mut runner = Refuses(Vec::new());
+/// let credential = Credential::new("app", "example-only").with_source("orders");
+/// let err = authenticate(&mut runner, &credential, &doc! {}, None, &ScramCache::new()).unwrap_err();
+/// assert_eq!(runner.0, ["orders.saslStart"]);
+/// // Command errors of the conversation become authentication errors.
+/// assert!(matches!(err.kind(), ErrorKind::Authentication { .. }));
+/// ```
 pub trait CommandRunner {
     /// Runs `command` against database `db` and returns the server's reply document. A reply with
     /// `ok: 0` should come back as an [`ErrorKind::Command`] error.
@@ -52,6 +77,18 @@ pub struct HandshakeAuth {
 
 impl HandshakeAuth {
     /// Adds `saslSupportedMechs` (if any) and `speculativeAuthenticate` to a `hello` command.
+    ///
+    /// ```
+    /// use mongopool::auth::{AuthMechanism, Credential};
+    ///
+    /// let mut hello = bson::doc! { "hello": 1 };
+    /// let sha1 = Credential::new("app", "example-only").with_mechanism(AuthMechanism::ScramSha1);
+    /// sha1.handshake_fields()?.append_to(&mut hello);
+    /// // With a configured mechanism, nothing is negotiated.
+    /// assert!(!hello.contains_key("saslSupportedMechs"));
+    /// assert_eq!(hello.get_document("speculativeAuthenticate")?.get_str("mechanism")?, "SCRAM-SHA-1");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn append_to(&self, hello: &mut Document) {
         if let Some(mechs) = &self.sasl_supported_mechs {
             hello.insert("saslSupportedMechs", mechs.clone());
@@ -62,6 +99,16 @@ impl HandshakeAuth {
 
 /// The client-first-message sent speculatively in `hello`, needed to continue the conversation
 /// from the server's `speculativeAuthenticate` reply. `Debug` shows only the mechanism.
+///
+/// ```
+/// use mongopool::auth::{AuthMechanism, Credential};
+///
+/// let state = Credential::new("app", "example-only").handshake_fields()?.speculative;
+/// assert_eq!(state.mechanism(), AuthMechanism::ScramSha256);
+/// // Debug shows neither the nonce nor anything derived from the password.
+/// assert!(!format!("{state:?}").contains("r="));
+/// # Ok::<(), mongopool::Error>(())
+/// ```
 #[derive(Clone, Debug)]
 pub struct SpeculativeState {
     first: ClientFirst,
@@ -69,6 +116,14 @@ pub struct SpeculativeState {
 
 impl SpeculativeState {
     /// The mechanism the speculative `saslStart` used.
+    ///
+    /// ```
+    /// use mongopool::auth::{AuthMechanism, Credential};
+    ///
+    /// let sha1 = Credential::new("app", "example-only").with_mechanism(AuthMechanism::ScramSha1);
+    /// assert_eq!(sha1.handshake_fields()?.speculative.mechanism(), AuthMechanism::ScramSha1);
+    /// # Ok::<(), mongopool::Error>(())
+    /// ```
     pub fn mechanism(&self) -> AuthMechanism {
         self.first.mechanism()
     }
@@ -83,6 +138,19 @@ impl Credential {
     /// The fields to add to the initial `hello`: `saslSupportedMechs` when no mechanism is
     /// configured, and a speculative `saslStart` with the configured mechanism, or SCRAM-SHA-256
     /// when none is (handshake.md). Fails on an invalid credential or if no nonce can be made.
+    ///
+    /// ```
+    /// use mongopool::auth::Credential;
+    /// use mongopool::ErrorKind;
+    ///
+    /// let auth = Credential::new("app", "example-only").with_source("orders").handshake_fields()?;
+    /// assert_eq!(auth.sasl_supported_mechs.as_deref(), Some("orders.app"));
+    /// assert_eq!(auth.speculative_authenticate.get_str("db")?, "orders");
+    /// // An empty user name is rejected before anything is sent.
+    /// let err = Credential::new("", "example-only").handshake_fields().unwrap_err();
+    /// assert!(matches!(err.kind(), ErrorKind::InvalidArgument { .. }));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn handshake_fields(&self) -> Result<HandshakeAuth> {
         self.validate()?;
         let mechanism = self.mechanism.unwrap_or(AuthMechanism::ScramSha256);
@@ -108,6 +176,37 @@ impl Credential {
 /// were sent. Failures are [`ErrorKind::Authentication`] errors, malformed server messages
 /// [`ErrorKind::Protocol`] ones, and errors of the runner other than command errors (network
 /// errors, timeouts) are returned unchanged.
+///
+/// A server that accepts the client's nonce but rejects its proof (the runner stands in for a
+/// connection):
+///
+/// ```
+/// # use bson::{doc, spec::BinarySubtype, Binary, Document};
+/// # use mongopool::auth::{authenticate, CommandRunner, Credential, ScramCache};
+/// # use mongopool::{CommandError, Error, ErrorKind};
+/// # /// Answers saslStart with a valid server-first-message, then rejects the proof.
+/// # struct RejectsProof;
+/// # impl CommandRunner for RejectsProof {
+/// #     fn run_command(&mut self, _db: &str, command: Document) -> mongopool::Result<Document> {
+/// #         if command.contains_key("saslStart") {
+/// #             let first = String::from_utf8(command.get_binary_generic("payload").unwrap().clone()).unwrap();
+/// #             let nonce = first.split("r=").nth(1).unwrap();
+/// #             let reply = format!("r={nonce}srv,s=QSXCR+Q6sek8bf92,i=4096").into_bytes();
+/// #             let payload = Binary { subtype: BinarySubtype::Generic, bytes: reply };
+/// #             return Ok(doc! { "ok": 1, "conversationId": 1, "done": false, "payload": payload });
+/// #         }
+/// #         let (code, code_name) = (18, "AuthenticationFailed".to_string());
+/// #         Err(Error::new(ErrorKind::Command(CommandError { code, code_name, message: "bad proof".into() })))
+/// #     }
+/// # }
+/// let cache = ScramCache::new();
+/// let credential = Credential::new("app", "example-only");
+/// let err = authenticate(&mut RejectsProof, &credential, &doc! {}, None, &cache).unwrap_err();
+/// assert!(matches!(err.kind(), ErrorKind::Authentication { .. }));
+/// // The message names the step and never contains the password.
+/// assert!(err.to_string().contains("saslContinue"));
+/// assert!(!err.to_string().contains("example-only"));
+/// ```
 pub fn authenticate(
     runner: &mut impl CommandRunner,
     credential: &Credential,

@@ -6,6 +6,13 @@ use std::str::FromStr;
 use crate::error::{Error, Result};
 
 /// The database SCRAM credentials authenticate against unless told otherwise.
+///
+/// ```
+/// use mongopool::auth::{Credential, DEFAULT_SOURCE};
+///
+/// assert_eq!(DEFAULT_SOURCE, "admin");
+/// assert_eq!(Credential::new("app", "example-only").source, DEFAULT_SOURCE);
+/// ```
 pub const DEFAULT_SOURCE: &str = "admin";
 
 /// Mechanisms MongoDB defines that mongopool does not implement; naming one is a clear error
@@ -38,6 +45,14 @@ pub enum AuthMechanism {
 
 impl AuthMechanism {
     /// The name MongoDB uses for the mechanism, e.g. `"SCRAM-SHA-256"`.
+    ///
+    /// ```
+    /// use mongopool::auth::AuthMechanism;
+    ///
+    /// assert_eq!(AuthMechanism::ScramSha1.as_str(), "SCRAM-SHA-1");
+    /// assert_eq!(AuthMechanism::ScramSha256.as_str().parse::<AuthMechanism>()?, AuthMechanism::ScramSha256);
+    /// # Ok::<(), mongopool::Error>(())
+    /// ```
     pub fn as_str(self) -> &'static str {
         match self {
             AuthMechanism::ScramSha1 => "SCRAM-SHA-1",
@@ -96,6 +111,15 @@ pub struct Credential {
 
 impl Credential {
     /// A credential for `username` in the `admin` database, with the mechanism negotiated.
+    ///
+    /// ```
+    /// use mongopool::auth::Credential;
+    ///
+    /// # let password = String::from("example-only");
+    /// let c = Credential::new("app", password); // e.g. read from a secret store
+    /// assert_eq!((c.username.as_str(), c.source.as_str(), c.mechanism), ("app", "admin", None));
+    /// assert!(format!("{c:?}").contains("<redacted>"));
+    /// ```
     pub fn new(username: impl Into<String>, password: impl Into<String>) -> Self {
         Credential {
             username: username.into(),
@@ -106,18 +130,42 @@ impl Credential {
     }
 
     /// Sets the authentication database (`authSource`).
+    ///
+    /// ```
+    /// use mongopool::auth::Credential;
+    ///
+    /// let c = Credential::new("app", "example-only").with_source("orders");
+    /// assert_eq!(c.source, "orders");
+    /// ```
     pub fn with_source(mut self, source: impl Into<String>) -> Self {
         self.source = source.into();
         self
     }
 
     /// Sets the mechanism instead of negotiating one.
+    ///
+    /// ```
+    /// use mongopool::auth::{AuthMechanism, Credential};
+    ///
+    /// let c = Credential::new("app", "example-only").with_mechanism(AuthMechanism::ScramSha1);
+    /// assert_eq!(c.mechanism, Some(AuthMechanism::ScramSha1));
+    /// ```
     pub fn with_mechanism(mut self, mechanism: AuthMechanism) -> Self {
         self.mechanism = Some(mechanism);
         self
     }
 
     /// Checks what SCRAM requires: a non-empty user name and authentication database.
+    ///
+    /// ```
+    /// use mongopool::auth::Credential;
+    /// use mongopool::ErrorKind;
+    ///
+    /// assert!(Credential::new("app", "example-only").validate().is_ok());
+    /// let err = Credential::new("app", "example-only").with_source("").validate().unwrap_err();
+    /// assert!(matches!(err.kind(), ErrorKind::InvalidArgument { .. }));
+    /// assert!(err.to_string().contains("authSource"));
+    /// ```
     pub fn validate(&self) -> Result<()> {
         if self.username.is_empty() {
             return Err(Error::invalid_argument(

@@ -12,6 +12,14 @@ use base64::Engine;
 use crate::error::{Error, Result};
 
 /// The server's first message: `r=<nonce>,s=<salt>,i=<iterations>[,extensions]`.
+///
+/// ```
+/// use mongopool::auth::parse_server_first;
+///
+/// let first = parse_server_first(b"r=clientSERVER,s=AAECAw==,i=15000")?;
+/// assert_eq!((first.nonce(), first.salt(), first.iterations()), ("clientSERVER", &[0u8, 1, 2, 3][..], 15000));
+/// # Ok::<(), mongopool::Error>(())
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ServerFirst {
     raw: String,
@@ -22,16 +30,37 @@ pub struct ServerFirst {
 
 impl ServerFirst {
     /// The combined nonce: the client's nonce followed by the server's.
+    ///
+    /// ```
+    /// let first = mongopool::auth::parse_server_first(b"r=abc+def,s=AAEC,i=4096")?;
+    /// assert_eq!(first.nonce(), "abc+def");
+    /// # Ok::<(), mongopool::Error>(())
+    /// ```
     pub fn nonce(&self) -> &str {
         &self.nonce
     }
 
     /// The decoded salt.
+    ///
+    /// ```
+    /// let first = mongopool::auth::parse_server_first(b"r=abc,s=AAEC,i=4096")?;
+    /// assert_eq!(first.salt(), [0, 1, 2]);
+    /// // A salt that is not base64 is a protocol error.
+    /// assert!(mongopool::auth::parse_server_first(b"r=abc,s=*,i=4096").is_err());
+    /// # Ok::<(), mongopool::Error>(())
+    /// ```
     pub fn salt(&self) -> &[u8] {
         &self.salt
     }
 
     /// The iteration count for `Hi()`, as sent (not yet checked against the minimum).
+    ///
+    /// ```
+    /// let first = mongopool::auth::parse_server_first(b"r=abc,s=AAEC,i=1")?;
+    /// // Parsed as sent; the minimum of 4096 is enforced when the client answers.
+    /// assert_eq!(first.iterations(), 1);
+    /// # Ok::<(), mongopool::Error>(())
+    /// ```
     pub fn iterations(&self) -> u32 {
         self.iterations
     }
@@ -43,6 +72,16 @@ impl ServerFirst {
 }
 
 /// The server's final message.
+///
+/// ```
+/// use mongopool::auth::{parse_server_final, ServerFinal};
+///
+/// match parse_server_final(b"e=other-error")? {
+///     ServerFinal::Error(value) => assert_eq!(value, "other-error"),
+///     ServerFinal::Verifier(_) => unreachable!("the server sent an error"),
+/// }
+/// # Ok::<(), mongopool::Error>(())
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ServerFinal {
     /// `v=`: the decoded ServerSignature, proof that the server knows the password.

@@ -11,6 +11,20 @@
 //!
 //! Nothing here puts the password, the salted password, keys or proofs in an error, a log line
 //! or a `Debug` output.
+//!
+//! ```
+//! use mongopool::auth::{AuthMechanism, Credential};
+//!
+//! # let password = String::from("example-only");
+//! let credential = Credential::new("app", password).with_source("orders");
+//! let fields = credential.handshake_fields()?; // step 1
+//! let mut hello = bson::doc! { "isMaster": 1, "helloOk": true };
+//! fields.append_to(&mut hello);
+//! assert_eq!(hello.get_str("saslSupportedMechs")?, "orders.app");
+//! assert_eq!(fields.speculative.mechanism(), AuthMechanism::ScramSha256);
+//! assert!(!format!("{credential:?} {fields:?}").contains("example-only"));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 mod cache;
 mod conversation;

@@ -11,6 +11,16 @@
 //! Threads: a client starts one monitor thread per server (named `mongopool-monitor-<host>`),
 //! and each pool its own background thread. [`Client::close`] (or dropping the last handle)
 //! stops and joins all of them.
+//!
+//! ```
+//! use mongopool::ClientOptions;
+//!
+//! let options = ClientOptions::parse("mongodb://db1,db2/?replicaSet=rs0&maxPoolSize=10")?;
+//! // Every server's pool gets the same pool options.
+//! assert_eq!(options.pool_options().max_pool_size(), 10);
+//! assert_eq!(options.hosts().len(), 2);
+//! # Ok::<(), mongopool::Error>(())
+//! ```
 
 mod app_errors;
 mod monitor;
@@ -81,6 +91,22 @@ impl Client {
     /// connect over TLS.
     ///
     /// Errors: [`crate::ErrorKind::InvalidArgument`] for invalid options.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use mongopool::{Client, ClientOptions, ErrorKind};
+    ///
+    /// // Nothing listens on port 1: the client starts, but finds no server to select.
+    /// let options = ClientOptions::builder()
+    ///     .host("127.0.0.1:1".parse()?)
+    ///     .server_selection_timeout(Duration::from_millis(200))
+    ///     .build()?;
+    /// let client = Client::new(options)?;
+    /// let err = client.check_out().unwrap_err();
+    /// assert!(matches!(err.kind(), ErrorKind::ServerSelectionTimeout { .. }));
+    /// client.close();
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn new(options: ClientOptions) -> Result<Client> {
         Self::builder(options).build()
     }
@@ -283,6 +309,19 @@ impl std::fmt::Debug for Client {
 }
 
 /// Builds a [`Client`] (see [`Client::builder`]).
+///
+/// ```
+/// use mongopool::{Client, ClientOptions};
+///
+/// let (tx, events) = crossbeam_channel::unbounded();
+/// // The pools exist, and report their creation, before any server answers.
+/// let client = Client::builder(ClientOptions::parse("mongodb://127.0.0.1:1/?directConnection=true")?)
+///     .event_sender(tx)
+///     .build()?;
+/// assert_eq!(events.recv()?.name(), "ConnectionPoolCreated");
+/// client.close();
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub struct ClientBuilder {
     options: ClientOptions,
     senders: Vec<Sender<CmapEvent>>,

@@ -18,13 +18,55 @@ use crate::wire::Compressor;
 
 /// The default `heartbeatFrequencyMS` for multi-threaded clients (server-monitoring.md
 /// "heartbeatFrequencyMS": it MUST default to 10 seconds).
+///
+/// ```
+/// use mongopool::client::DEFAULT_HEARTBEAT_FREQUENCY;
+/// use mongopool::ClientOptions;
+///
+/// let opts = ClientOptions::parse("mongodb://localhost")?;
+/// assert_eq!(opts.heartbeat_frequency(), DEFAULT_HEARTBEAT_FREQUENCY);
+/// assert_eq!(DEFAULT_HEARTBEAT_FREQUENCY.as_secs(), 10);
+/// # Ok::<(), mongopool::Error>(())
+/// ```
 pub const DEFAULT_HEARTBEAT_FREQUENCY: Duration = Duration::from_secs(10);
 /// `minHeartbeatFrequencyMS`: the smallest allowed `heartbeatFrequencyMS`, and the shortest
 /// pause between two checks of one server (server-monitoring.md: it MUST be 500 ms).
+///
+/// ```
+/// use mongopool::client::MIN_HEARTBEAT_FREQUENCY;
+/// use mongopool::{ClientOptions, ErrorKind};
+///
+/// assert!(ClientOptions::parse("mongodb://localhost/?heartbeatFrequencyMS=500").is_ok());
+/// let too_often = ClientOptions::builder()
+///     .host("localhost".parse()?)
+///     .heartbeat_frequency(MIN_HEARTBEAT_FREQUENCY / 2)
+///     .build()
+///     .unwrap_err();
+/// assert!(matches!(too_often.kind(), ErrorKind::InvalidArgument { .. }));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub const MIN_HEARTBEAT_FREQUENCY: Duration = Duration::from_millis(500);
 /// The default `serverSelectionTimeoutMS`.
+///
+/// ```
+/// use mongopool::client::DEFAULT_SERVER_SELECTION_TIMEOUT;
+/// use mongopool::ClientOptions;
+///
+/// let opts = ClientOptions::parse("mongodb://localhost")?;
+/// assert_eq!(opts.server_selection_timeout(), DEFAULT_SERVER_SELECTION_TIMEOUT);
+/// assert_eq!(DEFAULT_SERVER_SELECTION_TIMEOUT.as_secs(), 30);
+/// # Ok::<(), mongopool::Error>(())
+/// ```
 pub const DEFAULT_SERVER_SELECTION_TIMEOUT: Duration = Duration::from_secs(30);
 /// The `log` target of connection string warnings.
+///
+/// ```
+/// use mongopool::client::URI_LOG_TARGET;
+///
+/// // Raise or silence connection string warnings with a logger filter on this target, e.g.
+/// // `RUST_LOG=mongopool::uri=error` with env_logger.
+/// assert_eq!(URI_LOG_TARGET, "mongopool::uri");
+/// ```
 pub const URI_LOG_TARGET: &str = "mongopool::uri";
 
 /// Everything a [`crate::Client`] needs: the seed list, the options every pool gets (CMAP
@@ -74,6 +116,16 @@ pub struct ClientOptions {
 
 impl ClientOptions {
     /// A builder with the defaults and no hosts.
+    ///
+    /// ```
+    /// use mongopool::ClientOptions;
+    ///
+    /// let opts = ClientOptions::builder().host("localhost:27017".parse()?).build()?;
+    /// assert_eq!(opts.hosts()[0].to_string(), "localhost:27017");
+    /// // Without a host, build() fails.
+    /// assert!(ClientOptions::builder().build().is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn builder() -> ClientOptionsBuilder {
         ClientOptionsBuilder {
             options: ClientOptions {
@@ -95,71 +147,200 @@ impl ClientOptions {
     /// Parses a `mongodb://` URI into options. Each warning of the parser (unknown options,
     /// ignored invalid values) is logged at warn level with target [`URI_LOG_TARGET`]; the
     /// warnings never contain secrets.
+    ///
+    /// ```
+    /// use mongopool::{ClientOptions, ErrorKind};
+    ///
+    /// let opts = ClientOptions::parse("mongodb://db1:27017,db2:27017/?replicaSet=rs0&appName=billing")?;
+    /// assert_eq!(opts.replica_set(), Some("rs0"));
+    /// assert_eq!(opts.app_name(), Some("billing"));
+    ///
+    /// let err = ClientOptions::parse("http://localhost").unwrap_err();
+    /// assert!(matches!(err.kind(), ErrorKind::InvalidArgument { .. }));
+    /// # Ok::<(), mongopool::Error>(())
+    /// ```
     pub fn parse(uri: &str) -> Result<ClientOptions> {
         ClientOptions::try_from(&ConnectionString::parse(uri)?)
     }
 
     /// The seed list.
+    ///
+    /// ```
+    /// let opts = mongopool::ClientOptions::parse("mongodb://db1,db2:27018")?;
+    /// let hosts: Vec<String> = opts.hosts().iter().map(ToString::to_string).collect();
+    /// assert_eq!(hosts, ["db1:27017", "db2:27018"]);
+    /// # Ok::<(), mongopool::Error>(())
+    /// ```
     pub fn hosts(&self) -> &[ServerAddress] {
         &self.hosts
     }
 
     /// The options of every pool (and, through [`PoolOptions::connection`], of every
     /// connection).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let opts = mongopool::ClientOptions::parse("mongodb://h/?maxPoolSize=5&minPoolSize=1&connectTimeoutMS=2500")?;
+    /// assert_eq!(opts.pool_options().max_pool_size(), 5);
+    /// assert_eq!(opts.pool_options().min_pool_size(), 1);
+    /// assert_eq!(opts.pool_options().connection().connect_timeout, Some(Duration::from_millis(2500)));
+    /// # Ok::<(), mongopool::Error>(())
+    /// ```
     pub fn pool_options(&self) -> &PoolOptions {
         &self.pool
     }
 
     /// `heartbeatFrequencyMS`: the pause between two checks of a server. Default 10 s, at
     /// least 500 ms.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let opts = mongopool::ClientOptions::parse("mongodb://h/?heartbeatFrequencyMS=2000")?;
+    /// assert_eq!(opts.heartbeat_frequency(), Duration::from_secs(2));
+    /// # Ok::<(), mongopool::Error>(())
+    /// ```
     pub fn heartbeat_frequency(&self) -> Duration {
         self.heartbeat_frequency
     }
 
     /// `serverSelectionTimeoutMS`: how long [`crate::Client::check_out`] waits for a suitable
     /// server. Default 30 s.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let opts = mongopool::ClientOptions::parse("mongodb://h/?serverSelectionTimeoutMS=1500")?;
+    /// assert_eq!(opts.server_selection_timeout(), Duration::from_millis(1500));
+    /// # Ok::<(), mongopool::Error>(())
+    /// ```
     pub fn server_selection_timeout(&self) -> Duration {
         self.server_selection_timeout
     }
 
     /// `directConnection`: `Some(true)` talks to the one seed only; unset or `false` discovers
     /// the replica set members the seeds list.
+    ///
+    /// ```
+    /// use mongopool::ClientOptions;
+    ///
+    /// assert_eq!(ClientOptions::parse("mongodb://h")?.direct_connection(), None);
+    /// assert_eq!(ClientOptions::parse("mongodb://h/?directConnection=true")?.direct_connection(), Some(true));
+    /// // Only one host may be contacted directly.
+    /// assert!(ClientOptions::parse("mongodb://h1,h2/?directConnection=true").is_err());
+    /// # Ok::<(), mongopool::Error>(())
+    /// ```
     pub fn direct_connection(&self) -> Option<bool> {
         self.direct_connection
     }
 
     /// `loadBalanced`: the one seed is a load balancer, never monitored.
+    ///
+    /// ```
+    /// use mongopool::ClientOptions;
+    ///
+    /// assert!(!ClientOptions::parse("mongodb://h")?.load_balanced());
+    /// assert!(ClientOptions::parse("mongodb://lb/?loadBalanced=true")?.load_balanced());
+    /// assert!(ClientOptions::parse("mongodb://lb/?loadBalanced=true&replicaSet=rs0").is_err());
+    /// # Ok::<(), mongopool::Error>(())
+    /// ```
     pub fn load_balanced(&self) -> bool {
         self.load_balanced
     }
 
     /// `replicaSet`: servers that report another set name are never selected.
+    ///
+    /// ```
+    /// use mongopool::ClientOptions;
+    ///
+    /// assert_eq!(ClientOptions::parse("mongodb://h/?replicaSet=rs0")?.replica_set(), Some("rs0"));
+    /// assert_eq!(ClientOptions::parse("mongodb://h")?.replica_set(), None);
+    /// # Ok::<(), mongopool::Error>(())
+    /// ```
     pub fn replica_set(&self) -> Option<&str> {
         self.replica_set.as_deref()
     }
 
     /// `appName`, sent in every handshake.
+    ///
+    /// ```
+    /// use mongopool::ClientOptions;
+    ///
+    /// let opts = ClientOptions::parse("mongodb://h/?appName=billing")?;
+    /// assert_eq!(opts.app_name(), Some("billing"));
+    /// assert_eq!(opts.pool_options().connection().app_name.as_deref(), Some("billing"));
+    /// # Ok::<(), mongopool::Error>(())
+    /// ```
     pub fn app_name(&self) -> Option<&str> {
         self.pool.connection().app_name.as_deref()
     }
 
     /// The credential every pooled connection authenticates with.
+    ///
+    /// ```
+    /// use mongopool::ClientOptions;
+    ///
+    /// let opts = ClientOptions::parse("mongodb://app:secret@h/orders")?;
+    /// let cred = opts.credential().unwrap();
+    /// assert_eq!(cred.username.as_deref(), Some("app"));
+    /// assert_eq!(cred.source, "orders");
+    /// // Debug output, of the credential or the whole options, masks the password.
+    /// assert!(!format!("{opts:?}").contains("secret"));
+    /// // Only the SCRAM mechanisms are implemented.
+    /// assert!(ClientOptions::parse("mongodb://app:secret@h/?authMechanism=PLAIN").is_err());
+    /// # Ok::<(), mongopool::Error>(())
+    /// ```
     pub fn credential(&self) -> Option<&Credential> {
         self.credential.as_ref()
     }
 
     /// The TLS settings; `Some` means TLS is on.
+    ///
+    /// ```
+    /// use mongopool::ClientOptions;
+    ///
+    /// assert!(ClientOptions::parse("mongodb://h")?.tls().is_none());
+    /// let opts = ClientOptions::parse("mongodb://h/?tls=true&tlsAllowInvalidHostnames=true")?;
+    /// let tls = opts.tls().unwrap();
+    /// assert!(tls.allow_invalid_hostnames);
+    /// assert!(!tls.allow_invalid_certificates);
+    /// # Ok::<(), mongopool::Error>(())
+    /// ```
     pub fn tls(&self) -> Option<&TlsOptions> {
         self.tls.as_ref()
     }
 
     /// `compressors`, in order of preference: offered in every handshake, and the first one
-    /// a server also lists compresses the commands sent to it (op-compressed.md).
+    /// a server also lists compresses the commands sent to it (op-compressed.md). Parsed from a
+    /// URI, only the compressors this build includes are kept.
+    ///
+    /// ```
+    /// use mongopool::ClientOptions;
+    ///
+    /// use mongopool::wire::Compressor;
+    ///
+    /// // From a URI, names this build lacks (or does not know) are dropped with a logged warning.
+    /// let opts = ClientOptions::parse("mongodb://h/?compressors=zstd,lz4,snappy")?;
+    /// let kept: Vec<&str> = opts.compressors().unwrap().iter().map(String::as_str).collect();
+    /// let compiled_in = |name: &&str| Compressor::from_name(name).is_some_and(Compressor::is_compiled_in);
+    /// assert_eq!(kept, ["zstd", "snappy"].into_iter().filter(compiled_in).collect::<Vec<_>>());
+    /// assert_eq!(ClientOptions::parse("mongodb://h")?.compressors(), None);
+    /// # Ok::<(), mongopool::Error>(())
+    /// ```
     pub fn compressors(&self) -> Option<&[String]> {
         self.compressors.as_deref()
     }
 
     /// `zlibCompressionLevel`.
+    ///
+    /// ```
+    /// use mongopool::ClientOptions;
+    ///
+    /// let opts = ClientOptions::parse("mongodb://h/?compressors=zlib&zlibCompressionLevel=6")?;
+    /// assert_eq!(opts.zlib_compression_level(), Some(6));
+    /// # Ok::<(), mongopool::Error>(())
+    /// ```
     pub fn zlib_compression_level(&self) -> Option<i32> {
         self.zlib_compression_level
     }
@@ -231,6 +412,21 @@ impl fmt::Debug for ClientOptions {
 }
 
 /// Builds [`ClientOptions`] (see [`ClientOptions::builder`]).
+///
+/// ```
+/// use std::time::Duration;
+/// use mongopool::{ClientOptions, PoolOptions};
+///
+/// let opts = ClientOptions::builder()
+///     .hosts(["db1:27017".parse()?, "db2:27017".parse()?])
+///     .replica_set("rs0")
+///     .pool_options(PoolOptions::builder().max_pool_size(20).build()?)
+///     .server_selection_timeout(Duration::from_secs(5))
+///     .build()?;
+/// assert_eq!(opts.hosts().len(), 2);
+/// assert_eq!(opts.pool_options().max_pool_size(), 20);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone, Debug)]
 pub struct ClientOptionsBuilder {
     options: ClientOptions,
@@ -238,12 +434,33 @@ pub struct ClientOptionsBuilder {
 
 impl ClientOptionsBuilder {
     /// Replaces the seed list.
+    ///
+    /// ```
+    /// use mongopool::ClientOptions;
+    ///
+    /// let opts = ClientOptions::builder()
+    ///     .host("old:27017".parse()?)
+    ///     .hosts(["db1:27017".parse()?, "db2:27017".parse()?])
+    ///     .build()?;
+    /// let hosts: Vec<String> = opts.hosts().iter().map(ToString::to_string).collect();
+    /// assert_eq!(hosts, ["db1:27017", "db2:27017"]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn hosts(mut self, hosts: impl IntoIterator<Item = ServerAddress>) -> Self {
         self.options.hosts = hosts.into_iter().collect();
         self
     }
 
     /// Adds one seed.
+    ///
+    /// ```
+    /// use mongopool::ClientOptions;
+    ///
+    /// let opts = ClientOptions::builder().host("db1".parse()?).host("db2:27018".parse()?).build()?;
+    /// assert_eq!(opts.hosts().len(), 2);
+    /// assert_eq!(opts.hosts()[1].to_string(), "db2:27018");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn host(mut self, host: ServerAddress) -> Self {
         self.options.hosts.push(host);
         self
@@ -251,48 +468,141 @@ impl ClientOptionsBuilder {
 
     /// The options every pool gets (CMAP prose test 1: all pool options are set at the client
     /// level).
+    ///
+    /// ```
+    /// use mongopool::{ClientOptions, PoolOptions};
+    ///
+    /// let pool = PoolOptions::builder().max_pool_size(4).min_pool_size(1).build()?;
+    /// let opts = ClientOptions::builder().host("h".parse()?).pool_options(pool).build()?;
+    /// assert_eq!(opts.pool_options().max_pool_size(), 4);
+    /// assert_eq!(opts.pool_options().min_pool_size(), 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn pool_options(mut self, options: PoolOptions) -> Self {
         self.options.pool = options;
         self
     }
 
     /// `heartbeatFrequencyMS` (at least 500 ms; `build()` rejects less).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use mongopool::ClientOptions;
+    ///
+    /// let opts = ClientOptions::builder().host("h".parse()?).heartbeat_frequency(Duration::from_secs(1)).build()?;
+    /// assert_eq!(opts.heartbeat_frequency(), Duration::from_secs(1));
+    /// let builder = ClientOptions::builder().host("h".parse()?);
+    /// assert!(builder.heartbeat_frequency(Duration::from_millis(100)).build().is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn heartbeat_frequency(mut self, d: Duration) -> Self {
         self.options.heartbeat_frequency = d;
         self
     }
 
     /// `serverSelectionTimeoutMS`.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use mongopool::ClientOptions;
+    ///
+    /// let opts = ClientOptions::builder()
+    ///     .host("h".parse()?)
+    ///     .server_selection_timeout(Duration::from_secs(3))
+    ///     .build()?;
+    /// assert_eq!(opts.server_selection_timeout(), Duration::from_secs(3));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn server_selection_timeout(mut self, d: Duration) -> Self {
         self.options.server_selection_timeout = d;
         self
     }
 
     /// `directConnection`.
+    ///
+    /// ```
+    /// use mongopool::ClientOptions;
+    ///
+    /// let opts = ClientOptions::builder().host("h".parse()?).direct_connection(true).build()?;
+    /// assert_eq!(opts.direct_connection(), Some(true));
+    /// let two_hosts = ClientOptions::builder().host("h1".parse()?).host("h2".parse()?);
+    /// assert!(two_hosts.direct_connection(true).build().is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn direct_connection(mut self, direct: bool) -> Self {
         self.options.direct_connection = Some(direct);
         self
     }
 
     /// `loadBalanced`.
+    ///
+    /// ```
+    /// use mongopool::ClientOptions;
+    ///
+    /// let opts = ClientOptions::builder().host("lb".parse()?).load_balanced(true).build()?;
+    /// assert!(opts.load_balanced());
+    /// // Every connection handshakes as to a load balancer.
+    /// assert!(opts.pool_options().connection().load_balanced);
+    /// let with_set = ClientOptions::builder().host("lb".parse()?).replica_set("rs0");
+    /// assert!(with_set.load_balanced(true).build().is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn load_balanced(mut self, load_balanced: bool) -> Self {
         self.options.load_balanced = load_balanced;
         self
     }
 
     /// `replicaSet`.
+    ///
+    /// ```
+    /// use mongopool::ClientOptions;
+    ///
+    /// let opts = ClientOptions::builder().host("h".parse()?).replica_set("rs0").build()?;
+    /// assert_eq!(opts.replica_set(), Some("rs0"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn replica_set(mut self, name: impl Into<String>) -> Self {
         self.options.replica_set = Some(name.into());
         self
     }
 
     /// The credential to authenticate with.
+    ///
+    /// ```
+    /// use mongopool::uri::Credential;
+    /// use mongopool::ClientOptions;
+    ///
+    /// # let password = String::from("example-only");
+    /// let credential = Credential {
+    ///     username: Some("app".into()),
+    ///     password: Some(password), // e.g. read from a secret store, never hard-coded
+    ///     source: "admin".into(),
+    ///     ..Credential::default()
+    /// };
+    /// let opts = ClientOptions::builder().host("h".parse()?).credential(credential).build()?;
+    /// assert_eq!(opts.credential().and_then(|c| c.username.as_deref()), Some("app"));
+    /// assert!(!format!("{opts:?}").contains("example-only"));
+    /// // SCRAM needs a password.
+    /// let no_password = Credential { username: Some("app".into()), ..Credential::default() };
+    /// assert!(ClientOptions::builder().host("h".parse()?).credential(no_password).build().is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn credential(mut self, credential: Credential) -> Self {
         self.options.credential = Some(credential);
         self
     }
 
     /// Turns TLS on with these settings.
+    ///
+    /// ```
+    /// use mongopool::{ClientOptions, TlsOptions};
+    ///
+    /// let tls = TlsOptions { ca_file: Some("/etc/ssl/mongo-ca.pem".into()), ..TlsOptions::default() };
+    /// let opts = ClientOptions::builder().host("h".parse()?).tls(tls).build()?;
+    /// assert!(opts.tls().is_some());
+    /// assert!(opts.pool_options().connection().tls.is_some());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn tls(mut self, tls: TlsOptions) -> Self {
         self.options.tls = Some(tls);
         self
@@ -300,12 +610,33 @@ impl ClientOptionsBuilder {
 
     /// `compressors`, in order of preference: `snappy`, `zlib`, `zstd`, each only if compiled
     /// in (its cargo feature); `build()` rejects other names with a typed error.
+    ///
+    /// ```
+    /// use mongopool::ClientOptions;
+    ///
+    /// let unknown = ClientOptions::builder().host("h".parse()?).compressors(["lz4".to_string()]);
+    /// assert!(unknown.build().is_err());
+    /// let zstd = ClientOptions::builder().host("h".parse()?).compressors(["zstd".to_string()]);
+    /// // A known compressor is accepted only if its cargo feature is on.
+    /// assert_eq!(zstd.build().is_ok(), cfg!(feature = "zstd"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn compressors(mut self, names: impl IntoIterator<Item = String>) -> Self {
         self.options.compressors = Some(names.into_iter().collect());
         self
     }
 
     /// `zlibCompressionLevel` (-1 to 9).
+    ///
+    /// ```
+    /// use mongopool::ClientOptions;
+    ///
+    /// let opts = ClientOptions::builder().host("h".parse()?).zlib_compression_level(9).build()?;
+    /// assert_eq!(opts.zlib_compression_level(), Some(9));
+    /// let builder = ClientOptions::builder().host("h".parse()?);
+    /// assert!(builder.zlib_compression_level(10).build().is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn zlib_compression_level(mut self, level: i32) -> Self {
         self.options.zlib_compression_level = Some(level);
         self
@@ -314,6 +645,15 @@ impl ClientOptionsBuilder {
     /// Validates and returns the options: at least one host, `heartbeatFrequencyMS` of at
     /// least 500 ms, the `directConnection`/`loadBalanced` rules of uri-options.md, and valid
     /// pool options. Errors are [`crate::ErrorKind::InvalidArgument`] naming the option.
+    ///
+    /// ```
+    /// use mongopool::{ClientOptions, ErrorKind};
+    ///
+    /// let err = ClientOptions::builder().build().unwrap_err();
+    /// assert!(matches!(err.kind(), ErrorKind::InvalidArgument { .. }));
+    /// assert!(err.to_string().contains("at least one host"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn build(mut self) -> Result<ClientOptions> {
         if !(-1..=9).contains(&self.options.zlib_compression_level.unwrap_or(0)) {
             return Err(Error::invalid_argument("zlibCompressionLevel must be from -1 to 9"));

@@ -32,6 +32,14 @@ use crate::events::CmapEvent;
 use crate::pool::{Pool, PoolState, TcpEstablisher};
 
 /// The `log` target of the client's topology messages (server checks, discovered hosts).
+///
+/// ```
+/// use mongopool::client::TOPOLOGY_LOG_TARGET;
+///
+/// // Server checks and discovered hosts are logged under this target, e.g.
+/// // `RUST_LOG=mongopool::topology=debug` with env_logger.
+/// assert_eq!(TOPOLOGY_LOG_TARGET, "mongopool::topology");
+/// ```
 pub const TOPOLOGY_LOG_TARGET: &str = "mongopool::topology";
 
 pub(crate) struct Topology {

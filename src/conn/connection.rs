@@ -23,6 +23,16 @@ use crate::wire::{
 /// A pooled connection is reached through [`crate::PooledConnection`], which dereferences to
 /// this type. Any I/O or protocol error marks the connection *errored* (perished, in CMAP
 /// terms): the pool closes it instead of reusing it.
+///
+/// ```no_run
+/// use mongopool::{Connection, ConnectionOptions};
+///
+/// let mut conn = Connection::connect(&"localhost:27017".parse()?, &ConnectionOptions::default())?;
+/// let reply = conn.run_command("admin", bson::doc! { "ping": 1 })?;
+/// assert_eq!(reply.get_f64("ok")?, 1.0);
+/// assert!(!conn.is_errored());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub struct Connection {
     id: u64,
     generation: u32,
@@ -86,6 +96,23 @@ impl Connection {
     /// With [`ConnectionOptions::tls`], the TLS configuration is built for this one call, and
     /// with [`ConnectionOptions::credential`] a fresh SCRAM key cache is used, so PBKDF2 runs
     /// every time; a pool's [`crate::TcpEstablisher`] shares both across its connections.
+    ///
+    /// ```no_run
+    /// use std::sync::Arc;
+    /// use std::time::Duration;
+    /// use mongopool::{Connection, ConnectionOptions, Interrupter};
+    ///
+    /// let interrupter = Arc::new(Interrupter::default());
+    /// let watchdog = Arc::clone(&interrupter);
+    /// // Gives up on a slow server after one second, whatever the connect timeout.
+    /// std::thread::spawn(move || {
+    ///     std::thread::sleep(Duration::from_secs(1));
+    ///     watchdog.interrupt();
+    /// });
+    /// let mut conn = Connection::establish(&"localhost:27017".parse()?, &ConnectionOptions::default(), interrupter)?;
+    /// conn.run_command("admin", bson::doc! { "ping": 1 })?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn establish(
         address: &ServerAddress,
         options: &ConnectionOptions,
@@ -183,6 +210,16 @@ impl Connection {
     /// A detached connection that reports `service_id` as the service a load balancer routed it
     /// to, for exercising load-balanced pools without sockets (see
     /// [`crate::Pool::clear_service`]).
+    ///
+    /// ```
+    /// use bson::oid::ObjectId;
+    /// use mongopool::Connection;
+    ///
+    /// let service = ObjectId::new();
+    /// let conn = Connection::detached_load_balanced("lb:27017".parse()?, service);
+    /// assert_eq!(conn.service_id(), Some(service));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn detached_load_balanced(address: ServerAddress, service_id: bson::oid::ObjectId) -> Connection {
         let mut conn = Connection::detached(address);
         conn.service_id = Some(service_id);
@@ -368,6 +405,13 @@ impl Connection {
 
     /// The compressor the handshake negotiated for this connection's commands (`None`:
     /// uncompressed).
+    ///
+    /// ```
+    /// # use mongopool::Connection;
+    /// let conn = Connection::detached("db:27017".parse()?);
+    /// assert_eq!(conn.compressor(), None); // no handshake, nothing negotiated
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn compressor(&self) -> Option<Compressor> {
         self.compressor
     }
@@ -409,11 +453,41 @@ impl Connection {
     }
 
     /// Whether the connection saw an error that makes it unfit for reuse.
+    ///
+    /// ```
+    /// # use mongopool::Connection;
+    /// let mut conn = Connection::detached("db:27017".parse()?);
+    /// assert!(!conn.is_errored());
+    /// // A detached connection has no socket: the command fails with an I/O error ...
+    /// assert!(conn.run_command("admin", bson::doc! { "ping": 1 }).unwrap_err().is_network_error());
+    /// // ... which makes the connection unfit for reuse.
+    /// assert!(conn.is_errored());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn is_errored(&self) -> bool {
         self.errored
     }
 
     /// Marks the connection unfit for reuse: its pool will close it on check-in.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use mongopool::{Connection, Establisher, Interrupter, Pool, PoolOptions, ServerAddress};
+    /// # struct Fake;
+    /// # impl Establisher for Fake {
+    /// #     fn establish(&self, a: &ServerAddress, _: Arc<Interrupter>) -> mongopool::Result<Connection> {
+    /// #         Ok(Connection::detached(a.clone()))
+    /// #     }
+    /// # }
+    /// # let pool = Pool::with_establisher("db:27017".parse()?, PoolOptions::default(), Arc::new(Fake))?;
+    /// # pool.ready()?;
+    /// let mut conn = pool.check_out()?;
+    /// // E.g. a reply left the connection in an unknown state.
+    /// conn.mark_errored();
+    /// drop(conn); // checked in: the pool closes it rather than reuse it
+    /// assert_eq!(pool.status().total, 0);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn mark_errored(&mut self) {
         self.errored = true;
     }

@@ -8,14 +8,63 @@ use crate::error::{Error, Result};
 use crate::wire::{DEFAULT_MAX_MESSAGE_SIZE, MAX_MESSAGE_SIZE_CAP};
 
 /// The driver name sent in the handshake.
+///
+/// ```
+/// use mongopool::conn::{client_metadata, DRIVER_NAME};
+/// use mongopool::ConnectionOptions;
+///
+/// let metadata = client_metadata(&ConnectionOptions::default())?;
+/// assert_eq!(metadata.get_document("driver")?.get_str("name")?, DRIVER_NAME);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub const DRIVER_NAME: &str = "mongopool";
 /// The driver version sent in the handshake.
+///
+/// ```
+/// use mongopool::conn::{client_metadata, DRIVER_VERSION};
+/// use mongopool::ConnectionOptions;
+///
+/// let metadata = client_metadata(&ConnectionOptions::default())?;
+/// assert_eq!(metadata.get_document("driver")?.get_str("version")?, DRIVER_VERSION);
+/// assert_eq!(DRIVER_VERSION, env!("CARGO_PKG_VERSION"));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub const DRIVER_VERSION: &str = env!("CARGO_PKG_VERSION");
 /// The limit for the whole `client` document including BSON overhead (handshake.md, Limitations).
+///
+/// ```
+/// use mongopool::conn::{client_metadata, MAX_CLIENT_METADATA_BYTES};
+/// use mongopool::{ConnectionOptions, DriverInfo};
+///
+/// // A wrapping library with a very long platform string: the platform is truncated to fit.
+/// let info = DriverInfo { name: "odm".into(), platform: Some("x".repeat(1000)), ..DriverInfo::default() };
+/// let options = ConnectionOptions { driver_info: Some(info), ..ConnectionOptions::default() };
+/// let metadata = client_metadata(&options)?;
+/// let mut bytes = Vec::new();
+/// metadata.to_writer(&mut bytes)?;
+/// assert!(bytes.len() <= MAX_CLIENT_METADATA_BYTES);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub const MAX_CLIENT_METADATA_BYTES: usize = 512;
 
 /// Builds the `client` metadata document, kept within 512 bytes by the spec's order: omit `os`
 /// fields other than `os.type`, then truncate `platform` (there is no `env` document).
+///
+/// ```
+/// use mongopool::conn::client_metadata;
+/// use mongopool::{ConnectionOptions, DriverInfo};
+///
+/// let options = ConnectionOptions {
+///     app_name: Some("billing".into()),
+///     driver_info: Some(DriverInfo { name: "odm".into(), version: Some("2.1".into()), platform: None }),
+///     ..ConnectionOptions::default()
+/// };
+/// let metadata = client_metadata(&options)?;
+/// assert_eq!(metadata.get_document("application")?.get_str("name")?, "billing");
+/// assert_eq!(metadata.get_document("driver")?.get_str("name")?, "mongopool|odm");
+/// assert!(metadata.get_document("os")?.contains_key("type"));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn client_metadata(options: &ConnectionOptions) -> Result<Document> {
     let info = options.driver_info.as_ref();
     let append = |base: &str, extra: Option<&String>| match extra {
@@ -87,6 +136,22 @@ fn floor_char_boundary(s: &str, mut at: usize) -> usize {
 
 /// The initial handshake command: legacy hello (`isMaster`) with `helloOk: true`, or `hello`
 /// when load balanced (handshake.md, Connection handshake).
+///
+/// ```
+/// use mongopool::conn::{client_metadata, hello_command};
+/// use mongopool::ConnectionOptions;
+///
+/// let options = ConnectionOptions::default();
+/// let hello = hello_command(&options, &client_metadata(&options)?);
+/// assert_eq!(hello.keys().next().map(String::as_str), Some("isMaster"));
+/// assert_eq!(hello.get_bool("helloOk")?, true);
+/// assert!(hello.get_array("compression")?.is_empty());
+///
+/// let lb = ConnectionOptions { load_balanced: true, ..ConnectionOptions::default() };
+/// let hello = hello_command(&lb, &client_metadata(&lb)?);
+/// assert!(hello.contains_key("hello") && hello.get_bool("loadBalanced")?);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn hello_command(options: &ConnectionOptions, metadata: &Document) -> Document {
     let mut cmd = if options.load_balanced {
         doc! { "hello": 1 }
@@ -107,6 +172,26 @@ pub fn hello_command(options: &ConnectionOptions, metadata: &Document) -> Docume
 
 /// The parts of a hello reply a pool and its connections use. Parsing never panics: missing
 /// fields take the spec's defaults, fields of the wrong type are protocol errors.
+///
+/// ```
+/// use mongopool::HelloReply;
+///
+/// let reply = HelloReply::from_document(bson::doc! {
+///     "isWritablePrimary": true,
+///     "maxWireVersion": 21,
+///     "setName": "rs0",
+///     "hosts": ["db1:27017", "db2:27017"],
+///     "ok": 1.0,
+/// })?;
+/// assert!(reply.is_writable_primary);
+/// assert_eq!(reply.max_wire_version, 21);
+/// assert_eq!(reply.set_name.as_deref(), Some("rs0"));
+/// assert_eq!(reply.hosts.len(), 2);
+/// // Absent fields take the spec's defaults.
+/// assert_eq!(reply.max_message_size_bytes, 48_000_000);
+/// assert_eq!(reply.max_write_batch_size, 100_000);
+/// # Ok::<(), mongopool::Error>(())
+/// ```
 #[derive(Clone, Debug, PartialEq)]
 pub struct HelloReply {
     /// `maxWireVersion` (0 if absent).
@@ -143,6 +228,18 @@ pub struct HelloReply {
 
 impl HelloReply {
     /// Parses a hello reply document.
+    ///
+    /// ```
+    /// use mongopool::{ErrorKind, HelloReply};
+    ///
+    /// let reply = HelloReply::from_document(bson::doc! { "maxMessageSizeBytes": i64::MAX, "ok": 1 })?;
+    /// // A huge announced size is clamped to mongopool's cap.
+    /// assert_eq!(reply.max_message_size_bytes, mongopool::wire::MAX_MESSAGE_SIZE_CAP);
+    ///
+    /// let err = HelloReply::from_document(bson::doc! { "maxWireVersion": "21" }).unwrap_err();
+    /// assert!(matches!(err.kind(), ErrorKind::Protocol { .. }));
+    /// # Ok::<(), mongopool::Error>(())
+    /// ```
     pub fn from_document(raw: Document) -> Result<Self> {
         let int = |key: &str, default: i64| -> Result<i64> {
             match raw.get(key) {

@@ -8,9 +8,27 @@ use crate::error::{Error, Result};
 use crate::wire::Compressor;
 
 /// The default `connectTimeoutMS`.
+///
+/// ```
+/// use mongopool::conn::DEFAULT_CONNECT_TIMEOUT;
+/// use mongopool::ConnectionOptions;
+///
+/// assert_eq!(ConnectionOptions::default().connect_timeout, Some(DEFAULT_CONNECT_TIMEOUT));
+/// assert_eq!(DEFAULT_CONNECT_TIMEOUT.as_secs(), 10);
+/// ```
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The largest `appName` in bytes (handshake.md, Limitations).
+///
+/// ```
+/// use mongopool::conn::MAX_APP_NAME_BYTES;
+/// use mongopool::ConnectionOptions;
+///
+/// let fits = ConnectionOptions { app_name: Some("a".repeat(MAX_APP_NAME_BYTES)), ..Default::default() };
+/// assert!(fits.validate().is_ok());
+/// let too_long = ConnectionOptions { app_name: Some("a".repeat(MAX_APP_NAME_BYTES + 1)), ..Default::default() };
+/// assert!(too_long.validate().is_err());
+/// ```
 pub const MAX_APP_NAME_BYTES: usize = 128;
 
 /// Options for opening one connection.
@@ -69,6 +87,19 @@ impl Default for ConnectionOptions {
 
 impl ConnectionOptions {
     /// Checks the options, returning a typed error naming the bad one.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use mongopool::{ConnectionOptions, ErrorKind};
+    ///
+    /// // "No timeout" is spelled None; a zero duration is an error naming the option.
+    /// let zero = ConnectionOptions { socket_timeout: Some(Duration::ZERO), ..Default::default() };
+    /// let err = zero.validate().unwrap_err();
+    /// assert!(matches!(err.kind(), ErrorKind::InvalidArgument { .. }));
+    /// assert!(err.to_string().contains("socketTimeoutMS"));
+    /// let level = ConnectionOptions { zlib_compression_level: Some(10), ..Default::default() };
+    /// assert!(level.validate().is_err());
+    /// ```
     pub fn validate(&self) -> Result<()> {
         if let Some(name) = &self.app_name {
             if name.len() > MAX_APP_NAME_BYTES {
@@ -112,6 +143,17 @@ impl ConnectionOptions {
 }
 
 /// Metadata of a library that wraps mongopool (handshake.md, Supporting Wrapping Libraries).
+///
+/// ```
+/// use mongopool::{ConnectionOptions, DriverInfo};
+///
+/// let info = DriverInfo { name: "odm".into(), version: Some("2.1".into()), platform: None };
+/// let options = ConnectionOptions { driver_info: Some(info), ..Default::default() };
+/// assert!(options.validate().is_ok());
+/// // '|' separates the names in the handshake, so it cannot appear in them.
+/// let bad = DriverInfo { name: "odm|x".into(), ..DriverInfo::default() };
+/// assert!(ConnectionOptions { driver_info: Some(bad), ..Default::default() }.validate().is_err());
+/// ```
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct DriverInfo {
     /// The wrapping library's name.

@@ -100,6 +100,18 @@ impl TcpEstablisher {
     }
 
     /// The SCRAM key cache the connections share.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use mongopool::auth::ScramCache;
+    /// use mongopool::{ConnectionOptions, TcpEstablisher};
+    ///
+    /// let shared = Arc::new(ScramCache::new());
+    /// let a = TcpEstablisher::with_scram_cache(ConnectionOptions::default(), Arc::clone(&shared));
+    /// let b = TcpEstablisher::with_scram_cache(ConnectionOptions::default(), Arc::clone(&shared));
+    /// assert!(Arc::ptr_eq(a.scram_cache(), b.scram_cache()));
+    /// assert!(!Arc::ptr_eq(TcpEstablisher::new(ConnectionOptions::default()).scram_cache(), &shared));
+    /// ```
     pub fn scram_cache(&self) -> &Arc<ScramCache> {
         &self.scram_cache
     }

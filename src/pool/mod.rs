@@ -7,6 +7,27 @@
 //! background thread per pool (module `background`) keeps minPoolSize, prunes perished
 //! connections, performs interrupts and shuts the sockets of connections closed on application
 //! threads. Establishment and socket teardown always happen outside the mutex.
+//!
+//! ```
+//! # use std::sync::Arc;
+//! # use mongopool::{Connection, Establisher, Interrupter, ServerAddress};
+//! # struct Fake;
+//! # impl Establisher for Fake {
+//! #     fn establish(&self, a: &ServerAddress, _: Arc<Interrupter>) -> mongopool::Result<Connection> {
+//! #         Ok(Connection::detached(a.clone()))
+//! #     }
+//! # }
+//! use mongopool::{Pool, PoolOptions, PoolState};
+//!
+//! let pool = Pool::with_establisher("db:27017".parse()?, PoolOptions::default(), Arc::new(Fake))?;
+//! assert_eq!(pool.status().state, PoolState::Paused);
+//! pool.ready()?;
+//! drop(pool.check_out()?);
+//! assert_eq!((pool.status().total, pool.status().available), (1, 1));
+//! pool.close();
+//! assert_eq!(pool.status().state, PoolState::Closed);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 // Connections stay boxed for their whole pooled life, so hand-offs move a pointer; the lists
 // of closed connections hold those same boxes.

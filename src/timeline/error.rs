@@ -37,6 +37,24 @@ impl From<std::io::Error> for TimelineError {
 }
 
 /// What is wrong with one line of a timeline file.
+///
+/// ```
+/// use mongopool::timeline::{parse_jsonl, ParseErrorKind, TimelineError};
+///
+/// let file = concat!(
+///     r#"{"tUs":10,"event":"ConnectionPoolReady","address":"db:27017"}"#, "\n",
+///     r#"{"tUs":5,"event":"ConnectionPoolReady","address":"db:27017"}"#, "\n",
+/// );
+/// match parse_jsonl(file.as_bytes()).unwrap_err() {
+///     TimelineError::Parse { line, kind } => {
+///         assert_eq!(line, 2);
+///         assert_eq!(kind, ParseErrorKind::TimeWentBackwards { at_us: 5, previous_us: 10 });
+///     }
+///     other => panic!("unexpected {other}"),
+/// }
+/// let err = parse_jsonl(&b"[1]"[..]).unwrap_err();
+/// assert!(matches!(err, TimelineError::Parse { line: 1, kind: ParseErrorKind::Json { .. } }));
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum ParseErrorKind {

@@ -6,6 +6,17 @@ use std::fmt;
 use crate::error::{Error, Result};
 
 /// A read preference tag set (`readPreferenceTags=dc:ny,rack:1`); empty matches any server.
+///
+/// ```
+/// use mongopool::uri::{ConnectionString, TagSet};
+///
+/// let cs = ConnectionString::parse("mongodb://h/?readPreference=nearest&readPreferenceTags=dc:ny,rack:1&readPreferenceTags=")?;
+/// let tags: Vec<TagSet> = cs.read_preference_tags.unwrap();
+/// assert_eq!(tags[0].get("dc").map(String::as_str), Some("ny"));
+/// assert_eq!(tags[0].len(), 2);
+/// assert!(tags[1].is_empty()); // the empty set matches any server
+/// # Ok::<(), mongopool::Error>(())
+/// ```
 pub type TagSet = BTreeMap<String, String>;
 
 /// `serverMonitoringMode` (server-monitoring.md).

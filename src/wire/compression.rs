@@ -36,6 +36,14 @@ pub enum Compressor {
 
 impl Compressor {
     /// The compressors this build includes, in the order mongopool prefers them.
+    ///
+    /// ```
+    /// use mongopool::wire::Compressor;
+    ///
+    /// let available = Compressor::compiled_in();
+    /// assert_eq!(available.contains(&Compressor::Zstd), cfg!(feature = "zstd"));
+    /// assert!(!available.contains(&Compressor::Noop)); // never offered in a handshake
+    /// ```
     pub fn compiled_in() -> Vec<Compressor> {
         [Compressor::Zstd, Compressor::Snappy, Compressor::Zlib]
             .into_iter()
@@ -44,6 +52,13 @@ impl Compressor {
     }
 
     /// The `compressorId` of OP_COMPRESSED.
+    ///
+    /// ```
+    /// use mongopool::wire::Compressor;
+    ///
+    /// let ids: Vec<u8> = [Compressor::Noop, Compressor::Snappy, Compressor::Zlib, Compressor::Zstd].map(Compressor::id).into();
+    /// assert_eq!(ids, [0, 1, 2, 3]);
+    /// ```
     pub fn id(self) -> u8 {
         match self {
             Compressor::Noop => 0,
@@ -54,6 +69,13 @@ impl Compressor {
     }
 
     /// The compressor of a `compressorId`; `None` for the reserved ids 4-255.
+    ///
+    /// ```
+    /// use mongopool::wire::Compressor;
+    ///
+    /// assert_eq!(Compressor::from_id(3), Some(Compressor::Zstd));
+    /// assert_eq!(Compressor::from_id(4), None);
+    /// ```
     pub fn from_id(id: u8) -> Option<Compressor> {
         match id {
             0 => Some(Compressor::Noop),
@@ -65,6 +87,13 @@ impl Compressor {
     }
 
     /// The name used in the handshake and in the `compressors` URI option.
+    ///
+    /// ```
+    /// use mongopool::wire::Compressor;
+    ///
+    /// assert_eq!(Compressor::Snappy.name(), "snappy");
+    /// assert_eq!(Compressor::Zlib.to_string(), Compressor::Zlib.name());
+    /// ```
     pub fn name(self) -> &'static str {
         match self {
             Compressor::Noop => "noop",
@@ -76,6 +105,14 @@ impl Compressor {
 
     /// The compressor of a handshake name (case-insensitive); `None` for anything else,
     /// including `noop`, which is never negotiated.
+    ///
+    /// ```
+    /// use mongopool::wire::Compressor;
+    ///
+    /// assert_eq!(Compressor::from_name("Snappy"), Some(Compressor::Snappy));
+    /// assert_eq!(Compressor::from_name("noop"), None);
+    /// assert_eq!(Compressor::from_name("lz4"), None);
+    /// ```
     pub fn from_name(name: &str) -> Option<Compressor> {
         [Compressor::Snappy, Compressor::Zlib, Compressor::Zstd]
             .into_iter()
@@ -83,6 +120,13 @@ impl Compressor {
     }
 
     /// Whether this build includes the compressor (its cargo feature is on; `noop` always).
+    ///
+    /// ```
+    /// use mongopool::wire::Compressor;
+    ///
+    /// assert!(Compressor::Noop.is_compiled_in());
+    /// assert_eq!(Compressor::Snappy.is_compiled_in(), cfg!(feature = "snappy"));
+    /// ```
     pub fn is_compiled_in(self) -> bool {
         match self {
             Compressor::Noop => true,
@@ -113,6 +157,17 @@ impl fmt::Display for Compressor {
 /// The compressor to use: the first of the client's list that the server's hello reply also
 /// lists (op-compressed.md: clients MUST use the first compressor in the client's configured
 /// list that is also in the server's list). `None` means uncompressed.
+///
+/// ```
+/// use mongopool::wire::{negotiate, Compressor};
+///
+/// let server = vec!["zlib".to_string(), "snappy".to_string()];
+/// let picked = negotiate(&[Compressor::Snappy, Compressor::Zlib], &server);
+/// // The client's order wins, among the compressors this build includes.
+/// let expected = [Compressor::Snappy, Compressor::Zlib].into_iter().find(|c| c.is_compiled_in());
+/// assert_eq!(picked, expected);
+/// assert_eq!(negotiate(&[Compressor::Zstd], &server), None);
+/// ```
 pub fn negotiate(client: &[Compressor], server: &[String]) -> Option<Compressor> {
     client
         .iter()
@@ -123,6 +178,14 @@ pub fn negotiate(client: &[Compressor], server: &[String]) -> Option<Compressor>
 /// Whether a command may be compressed: op-compressed.md "Messages not allowed to be
 /// compressed" lists the handshake and authentication commands, which MUST NOT be. Compared
 /// case-insensitively so that no spelling of them slips through.
+///
+/// ```
+/// use mongopool::wire::may_compress;
+///
+/// assert!(may_compress("find"));
+/// assert!(!may_compress("saslStart"));
+/// assert!(!may_compress("ISMASTER")); // case-insensitive
+/// ```
 pub fn may_compress(command_name: &str) -> bool {
     const NEVER: [&str; 11] = [
         "hello",
@@ -143,6 +206,18 @@ pub fn may_compress(command_name: &str) -> bool {
 /// Wraps a complete encoded message (`frame`, header included) into an OP_COMPRESSED frame
 /// with the same request id and `responseTo`, appended to `out`. `zlib_level` is
 /// `zlibCompressionLevel` (-1 or `None`: the library's default).
+///
+/// ```
+/// use mongopool::wire::{compress_frame, encode_to_vec, Compressor, MessageHeader, OpCode, OpMsg};
+///
+/// let frame = encode_to_vec(&OpMsg::new(bson::doc! { "find": "c", "$db": "test" }), 7, 0)?;
+/// let mut out = Vec::new();
+/// compress_frame(&frame, Compressor::Noop, None, &mut out)?;
+/// let header = MessageHeader::parse(out[..16].try_into()?);
+/// assert_eq!((header.op_code, header.request_id), (OpCode::Compressed.code(), 7));
+/// assert_eq!(header.message_length as usize, out.len());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn compress_frame(frame: &[u8], compressor: Compressor, zlib_level: Option<i32>, out: &mut Vec<u8>) -> Result<()> {
     let head: &[u8; HEADER_LEN] = frame
         .get(..HEADER_LEN)
@@ -176,6 +251,22 @@ pub fn compress_frame(frame: &[u8], compressor: Compressor, zlib_level: Option<i
 /// never past `uncompressedSize`: a small frame that claims a huge size, or a decompression
 /// bomb, costs no more memory than the bytes it really produces, up to that limit. Every
 /// failure is an [`ErrorKind::Compression`] error.
+///
+/// ```
+/// use mongopool::wire::{compress_frame, decompress_body, encode_to_vec, Compressor, OpCode, OpMsg};
+/// use mongopool::ErrorKind;
+///
+/// let msg = OpMsg::new(bson::doc! { "ping": 1, "$db": "admin" });
+/// let mut compressed = Vec::new();
+/// compress_frame(&encode_to_vec(&msg, 1, 0)?, Compressor::Noop, None, &mut compressed)?;
+/// let mut body = Vec::new();
+/// assert_eq!(decompress_body(&compressed[16..], 48_000_000, &mut body)?, OpCode::Msg);
+/// assert_eq!(OpMsg::decode(&body)?, msg);
+/// // A prefix that is cut short is a compression error.
+/// let err = decompress_body(&compressed[16..20], 48_000_000, &mut body).unwrap_err();
+/// assert!(matches!(err.kind(), ErrorKind::Compression { .. }));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn decompress_body(body: &[u8], max_size: usize, out: &mut Vec<u8>) -> Result<OpCode> {
     out.clear();
     if body.len() < PREFIX_LEN {

@@ -7,6 +7,18 @@ use super::header::{MessageHeader, OpCode, HEADER_LEN};
 use crate::error::{Error, Result};
 
 /// One message read off the wire: its header, opcode and the bytes after the header.
+///
+/// ```
+/// use mongopool::wire::{encode_to_vec, read_frame, OpCode, OpMsg};
+///
+/// let bytes = encode_to_vec(&OpMsg::new(bson::doc! { "ok": 1 }), 42, 7)?;
+/// let mut body = Vec::new();
+/// let frame = read_frame(&mut &bytes[..], 48_000_000, None, &mut body)?;
+/// assert_eq!(frame.op_code, OpCode::Msg);
+/// assert_eq!((frame.header.request_id, frame.header.response_to), (42, 7));
+/// assert_eq!(body.len(), bytes.len() - 16);
+/// # Ok::<(), mongopool::Error>(())
+/// ```
 #[derive(Debug)]
 pub struct Frame {
     /// The header.
@@ -19,6 +31,21 @@ pub struct Frame {
 /// `[minimum for the opcode, max_size]` before the body is read, and the body buffer grows only
 /// as bytes actually arrive, so a peer that announces a huge length and sends nothing costs
 /// nothing. `read_timeout` turns socket timeouts into [`crate::ErrorKind::Timeout`].
+///
+/// ```
+/// use mongopool::wire::{encode_to_vec, read_frame, OpMsg};
+/// use mongopool::ErrorKind;
+///
+/// let bytes = encode_to_vec(&OpMsg::new(bson::doc! { "ok": 1 }), 1, 0)?;
+/// let mut body = Vec::new();
+/// // A message longer than the limit is refused before its body is read.
+/// let err = read_frame(&mut &bytes[..], 20, None, &mut body).unwrap_err();
+/// assert!(matches!(err.kind(), ErrorKind::Protocol { .. }));
+/// // A stream that ends mid-message is an I/O error.
+/// let err = read_frame(&mut &bytes[..bytes.len() - 1], 1024, None, &mut body).unwrap_err();
+/// assert!(err.is_network_error());
+/// # Ok::<(), mongopool::Error>(())
+/// ```
 pub fn read_frame<R: Read>(
     reader: &mut R,
     max_size: usize,

@@ -5,16 +5,48 @@ use std::sync::atomic::{AtomicI32, Ordering};
 use crate::error::{Error, Result};
 
 /// Length of the standard message header.
+///
+/// ```
+/// use mongopool::wire::{encode_to_vec, OpMsg, HEADER_LEN};
+///
+/// let bytes = encode_to_vec(&OpMsg::new(bson::doc! {}), 1, 0)?;
+/// // header, flag bits, section kind, then the 5-byte empty document
+/// assert_eq!(bytes.len(), HEADER_LEN + 4 + 1 + 5);
+/// # Ok::<(), mongopool::Error>(())
+/// ```
 pub const HEADER_LEN: usize = 16;
 
 /// `maxMessageSizeBytes` until a hello reply says otherwise (op-msg.md, handshake.md).
+///
+/// ```
+/// use mongopool::wire::{DEFAULT_MAX_MESSAGE_SIZE, MAX_MESSAGE_SIZE_CAP};
+///
+/// assert_eq!(DEFAULT_MAX_MESSAGE_SIZE, 48_000_000);
+/// assert!(DEFAULT_MAX_MESSAGE_SIZE <= MAX_MESSAGE_SIZE_CAP);
+/// ```
 pub const DEFAULT_MAX_MESSAGE_SIZE: usize = 48_000_000;
 
 /// The largest `maxMessageSizeBytes` a server may announce; a larger value is clamped so that a
 /// hostile server cannot make the decoder accept arbitrarily large frames.
+///
+/// ```
+/// use mongopool::wire::{MessageHeader, OpCode, MAX_MESSAGE_SIZE_CAP};
+///
+/// let huge = MessageHeader { message_length: i32::MAX, request_id: 1, response_to: 0, op_code: OpCode::Msg.code() };
+/// assert!(huge.validate(MAX_MESSAGE_SIZE_CAP).is_err());
+/// assert_eq!(MAX_MESSAGE_SIZE_CAP, 64 << 20);
+/// ```
 pub const MAX_MESSAGE_SIZE_CAP: usize = 64 * 1024 * 1024;
 
 /// The wire protocol opcodes mongopool speaks.
+///
+/// ```
+/// use mongopool::wire::OpCode;
+///
+/// assert_eq!(OpCode::from_code(OpCode::Msg.code())?, OpCode::Msg);
+/// assert!(OpCode::from_code(2004).is_err()); // OP_QUERY is not spoken
+/// # Ok::<(), mongopool::Error>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum OpCode {
     /// OP_MSG (2013).
@@ -25,6 +57,13 @@ pub enum OpCode {
 
 impl OpCode {
     /// The numeric opcode.
+    ///
+    /// ```
+    /// use mongopool::wire::OpCode;
+    ///
+    /// assert_eq!(OpCode::Msg.code(), 2013);
+    /// assert_eq!(OpCode::Compressed.code(), 2012);
+    /// ```
     pub fn code(self) -> i32 {
         match self {
             OpCode::Msg => 2013,
@@ -33,6 +72,16 @@ impl OpCode {
     }
 
     /// The opcode for a number, or a protocol error.
+    ///
+    /// ```
+    /// use mongopool::wire::OpCode;
+    /// use mongopool::ErrorKind;
+    ///
+    /// assert_eq!(OpCode::from_code(2012)?, OpCode::Compressed);
+    /// let err = OpCode::from_code(1).unwrap_err();
+    /// assert!(matches!(err.kind(), ErrorKind::Protocol { .. }));
+    /// # Ok::<(), mongopool::Error>(())
+    /// ```
     pub fn from_code(code: i32) -> Result<Self> {
         match code {
             2013 => Ok(OpCode::Msg),
@@ -43,6 +92,13 @@ impl OpCode {
 
     /// The smallest valid `messageLength` for this opcode: the header plus the fixed fields and,
     /// for OP_MSG, one section kind byte.
+    ///
+    /// ```
+    /// use mongopool::wire::{OpCode, HEADER_LEN};
+    ///
+    /// assert_eq!(OpCode::Msg.min_message_len(), HEADER_LEN + 5);
+    /// assert_eq!(OpCode::Compressed.min_message_len(), HEADER_LEN + 9);
+    /// ```
     pub fn min_message_len(self) -> usize {
         match self {
             OpCode::Msg => HEADER_LEN + 4 + 1,
@@ -52,6 +108,16 @@ impl OpCode {
 }
 
 /// A decoded message header.
+///
+/// ```
+/// use mongopool::wire::{MessageHeader, OpCode};
+///
+/// let header = MessageHeader { message_length: 21, request_id: 5, response_to: 0, op_code: OpCode::Msg.code() };
+/// let mut bytes = Vec::new();
+/// header.write(&mut bytes);
+/// assert_eq!(MessageHeader::parse(bytes.as_slice().try_into()?), header);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct MessageHeader {
     /// Total message length including the header.
@@ -66,6 +132,16 @@ pub struct MessageHeader {
 
 impl MessageHeader {
     /// Parses the 16 header bytes.
+    ///
+    /// ```
+    /// use mongopool::wire::MessageHeader;
+    ///
+    /// let mut bytes = [0u8; 16];
+    /// bytes[0] = 21; // messageLength, little-endian
+    /// bytes[12..].copy_from_slice(&2013i32.to_le_bytes());
+    /// let header = MessageHeader::parse(&bytes);
+    /// assert_eq!((header.message_length, header.op_code), (21, 2013));
+    /// ```
     pub fn parse(bytes: &[u8; HEADER_LEN]) -> Self {
         let field = |i: usize| i32::from_le_bytes([bytes[i], bytes[i + 1], bytes[i + 2], bytes[i + 3]]);
         MessageHeader {
@@ -77,6 +153,15 @@ impl MessageHeader {
     }
 
     /// Appends the 16 header bytes to `out`.
+    ///
+    /// ```
+    /// use mongopool::wire::MessageHeader;
+    ///
+    /// let mut out = vec![0xff];
+    /// MessageHeader { message_length: 16, request_id: 1, response_to: 2, op_code: 2013 }.write(&mut out);
+    /// assert_eq!(out.len(), 17); // appended, not overwritten
+    /// assert_eq!(&out[1..5], &16i32.to_le_bytes());
+    /// ```
     pub fn write(&self, out: &mut Vec<u8>) {
         out.extend_from_slice(&self.message_length.to_le_bytes());
         out.extend_from_slice(&self.request_id.to_le_bytes());
@@ -86,6 +171,17 @@ impl MessageHeader {
 
     /// Checks `messageLength` against `[opcode minimum, max_size]` before anything is allocated
     /// for the body, and returns the opcode and the body length.
+    ///
+    /// ```
+    /// use mongopool::wire::{MessageHeader, OpCode};
+    ///
+    /// let header = |message_length| MessageHeader { message_length, request_id: 1, response_to: 0, op_code: 2013 };
+    /// assert_eq!(header(100).validate(1000)?, (OpCode::Msg, 84));
+    /// assert!(header(20).validate(1000).is_err()); // below OP_MSG's minimum of 21
+    /// assert!(header(1001).validate(1000).is_err());
+    /// assert!(header(-1).validate(1000).is_err());
+    /// # Ok::<(), mongopool::Error>(())
+    /// ```
     pub fn validate(&self, max_size: usize) -> Result<(OpCode, usize)> {
         let op = OpCode::from_code(self.op_code)?;
         let len = self.message_length;
@@ -108,6 +204,14 @@ impl MessageHeader {
 static NEXT_REQUEST_ID: AtomicI32 = AtomicI32::new(1);
 
 /// The next request id, from one process-wide counter (wraps, skipping 0).
+///
+/// ```
+/// use mongopool::wire::next_request_id;
+///
+/// let (a, b) = (next_request_id(), next_request_id());
+/// assert_ne!(a, b);
+/// assert!(a != 0 && b != 0);
+/// ```
 pub fn next_request_id() -> i32 {
     loop {
         let id = NEXT_REQUEST_ID.fetch_add(1, Ordering::Relaxed);

@@ -6,16 +6,59 @@ use super::header::{MessageHeader, OpCode, HEADER_LEN};
 use crate::error::{Error, Result};
 
 /// Flag bit 0: a crc32c checksum follows the sections.
+///
+/// ```
+/// use mongopool::wire::{encode_to_vec, OpMsg, CHECKSUM_PRESENT};
+///
+/// let mut msg = OpMsg::new(bson::doc! { "ping": 1 });
+/// msg.flags = CHECKSUM_PRESENT;
+/// // mongopool never writes a checksum, so it clears the bit when encoding.
+/// let bytes = encode_to_vec(&msg, 1, 0)?;
+/// assert_eq!(OpMsg::decode(&bytes[16..])?.flags & CHECKSUM_PRESENT, 0);
+/// # Ok::<(), mongopool::Error>(())
+/// ```
 pub const CHECKSUM_PRESENT: u32 = 1;
 /// Flag bit 1: another message follows without a request in between.
+///
+/// ```
+/// use mongopool::wire::{OpMsg, MORE_TO_COME};
+///
+/// let mut msg = OpMsg::new(bson::doc! { "ok": 1 });
+/// assert!(!msg.more_to_come());
+/// msg.flags |= MORE_TO_COME;
+/// assert!(msg.more_to_come());
+/// ```
 pub const MORE_TO_COME: u32 = 1 << 1;
 /// Flag bit 16: the client accepts exhaust replies.
+///
+/// ```
+/// use mongopool::wire::{encode_to_vec, OpMsg, EXHAUST_ALLOWED};
+///
+/// let mut msg = OpMsg::new(bson::doc! { "getMore": 1i64, "$db": "test" });
+/// msg.flags = EXHAUST_ALLOWED; // an optional bit (16-31): decoders ignore it if unknown
+/// let bytes = encode_to_vec(&msg, 1, 0)?;
+/// assert_eq!(OpMsg::decode(&bytes[16..])?.flags, EXHAUST_ALLOWED);
+/// # Ok::<(), mongopool::Error>(())
+/// ```
 pub const EXHAUST_ALLOWED: u32 = 1 << 16;
 /// Bits 0-15 are "required": an unknown one set is an error (op-msg.md, Flag Bits).
 const REQUIRED_BITS: u32 = 0xFFFF;
 const KNOWN_REQUIRED_BITS: u32 = CHECKSUM_PRESENT | MORE_TO_COME;
 
 /// A payload type 1 section: an identifier and a sequence of documents.
+///
+/// ```
+/// use bson::doc;
+/// use mongopool::wire::{encode_to_vec, DocumentSequence, OpMsg};
+///
+/// let mut msg = OpMsg::new(doc! { "insert": "items", "$db": "shop" });
+/// msg.sequences.push(DocumentSequence { identifier: "documents".into(), documents: vec![doc! { "_id": 1 }, doc! { "_id": 2 }] });
+/// let bytes = encode_to_vec(&msg, 1, 0)?;
+/// let decoded = OpMsg::decode(&bytes[16..])?;
+/// assert_eq!(decoded.sequences[0].documents.len(), 2);
+/// assert_eq!(decoded, msg);
+/// # Ok::<(), mongopool::Error>(())
+/// ```
 #[derive(Clone, Debug, PartialEq)]
 pub struct DocumentSequence {
     /// The command argument the documents belong to, e.g. `documents` for `insert`.
@@ -25,6 +68,15 @@ pub struct DocumentSequence {
 }
 
 /// An OP_MSG: flag bits, exactly one body (payload type 0) and any number of document sequences.
+///
+/// ```
+/// use mongopool::wire::{encode_to_vec, OpMsg};
+///
+/// let msg = OpMsg::new(bson::doc! { "ping": 1, "$db": "admin" });
+/// let bytes = encode_to_vec(&msg, 1, 0)?;
+/// assert_eq!(OpMsg::decode(&bytes[16..])?, msg);
+/// # Ok::<(), mongopool::Error>(())
+/// ```
 #[derive(Clone, Debug, PartialEq)]
 pub struct OpMsg {
     /// The flag bits.
@@ -37,6 +89,15 @@ pub struct OpMsg {
 
 impl OpMsg {
     /// A message with a body and no flags or sequences.
+    ///
+    /// ```
+    /// use mongopool::wire::OpMsg;
+    ///
+    /// let msg = OpMsg::new(bson::doc! { "hello": 1, "$db": "admin" });
+    /// assert_eq!((msg.flags, msg.sequences.len()), (0, 0));
+    /// assert_eq!(msg.body.get_i32("hello")?, 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn new(body: Document) -> Self {
         OpMsg {
             flags: 0,
@@ -46,12 +107,32 @@ impl OpMsg {
     }
 
     /// Whether the `moreToCome` flag is set.
+    ///
+    /// ```
+    /// use mongopool::wire::{OpMsg, EXHAUST_ALLOWED, MORE_TO_COME};
+    ///
+    /// let mut msg = OpMsg::new(bson::doc! {});
+    /// msg.flags = EXHAUST_ALLOWED;
+    /// assert!(!msg.more_to_come());
+    /// msg.flags |= MORE_TO_COME;
+    /// assert!(msg.more_to_come());
+    /// ```
     pub fn more_to_come(&self) -> bool {
         self.flags & MORE_TO_COME != 0
     }
 
     /// Appends the complete message (header included) to `out`. A checksum is never written, so
     /// the checksumPresent bit is cleared.
+    ///
+    /// ```
+    /// use mongopool::wire::{MessageHeader, OpMsg};
+    ///
+    /// let mut out = Vec::new();
+    /// OpMsg::new(bson::doc! { "ping": 1 }).encode(9, 0, &mut out)?;
+    /// let header = MessageHeader::parse(out[..16].try_into()?);
+    /// assert_eq!((header.message_length as usize, header.request_id, header.op_code), (out.len(), 9, 2013));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn encode(&self, request_id: i32, response_to: i32, out: &mut Vec<u8>) -> Result<()> {
         let start = out.len();
         MessageHeader {
@@ -84,6 +165,19 @@ impl OpMsg {
 
     /// Decodes the part of an OP_MSG after the header. Every malformed input is a protocol
     /// error; nothing is allocated from a length that was not checked against `body.len()`.
+    ///
+    /// ```
+    /// use mongopool::wire::OpMsg;
+    /// use mongopool::ErrorKind;
+    ///
+    /// // flag bits 0, then a kind-0 section holding the empty document
+    /// let body = [0, 0, 0, 0, 0, 5, 0, 0, 0, 0];
+    /// assert_eq!(OpMsg::decode(&body)?.body, bson::doc! {});
+    /// // A document length that runs past the end is a protocol error, not a panic.
+    /// let err = OpMsg::decode(&[0, 0, 0, 0, 0, 0xff, 0, 0, 0, 0]).unwrap_err();
+    /// assert!(matches!(err.kind(), ErrorKind::Protocol { .. }));
+    /// # Ok::<(), mongopool::Error>(())
+    /// ```
     pub fn decode(body: &[u8]) -> Result<Self> {
         let mut r = Reader { bytes: body, pos: 0 };
         let flags = r.u32()?;
@@ -211,6 +305,14 @@ impl Reader<'_> {
 }
 
 /// Bytes of a complete OP_MSG frame for `msg` (test and tooling helper).
+///
+/// ```
+/// use mongopool::wire::{encode_to_vec, OpMsg};
+///
+/// let bytes = encode_to_vec(&OpMsg::new(bson::doc! { "ping": 1 }), 3, 0)?;
+/// assert_eq!(i32::from_le_bytes(bytes[..4].try_into().unwrap()) as usize, bytes.len());
+/// # Ok::<(), mongopool::Error>(())
+/// ```
 pub fn encode_to_vec(msg: &OpMsg, request_id: i32, response_to: i32) -> Result<Vec<u8>> {
     let mut out = Vec::with_capacity(HEADER_LEN + 64);
     msg.encode(request_id, response_to, &mut out)?;
