@@ -349,23 +349,9 @@ impl ClientBuilder {
     /// # Ok::<(), mongopool::Error>(())
     /// ```
     pub fn build(self) -> Result<Client> {
-        refuse_unsupported(&self.options)?;
         let topology = Topology::start(self.options, self.senders)?;
         Ok(Client {
             handle: Arc::new(Handle { topology }),
         })
     }
-}
-
-/// Options that connections cannot honour yet are reported rather than silently dropped.
-fn refuse_unsupported(options: &ClientOptions) -> Result<()> {
-    if options.compressors().is_some_and(|c| !c.is_empty()) {
-        // Compression is negotiated, so going without it is what a server that supports none
-        // of the compressors would do anyway.
-        log::warn!(
-            target: URI_LOG_TARGET,
-            "compressors are not supported yet; connections are uncompressed"
-        );
-    }
-    Ok(())
 }
