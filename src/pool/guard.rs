@@ -59,7 +59,8 @@ pub enum PinnedTo {
 /// # Ok::<(), mongopool::Error>(())
 /// ```
 pub struct PooledConnection {
-    /// `Some` from check-out until the guard is consumed or dropped.
+    /// `Some` from check-out until the guard is dropped: only `Drop` takes it, so the
+    /// `expect`s of the methods (which borrow a live guard) cannot fire.
     conn: Option<Box<Connection>>,
     shared: Arc<Shared>,
 }

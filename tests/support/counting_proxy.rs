@@ -5,74 +5,55 @@
 //! and shuts every socket down.
 
 use std::io::{Read, Write};
-use std::net::{Shutdown, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::net::{Shutdown, TcpStream};
 use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
 
 use bson::Document;
 use mongopool::ServerAddress;
+
+use super::acceptor::Acceptor;
 
 const OP_MSG: i32 = 2013;
 /// Frames larger than this are forwarded unparsed (the tests send small commands).
 const MAX_PARSED: usize = 16 * 1024 * 1024;
 
 pub struct CountingProxy {
-    address: ServerAddress,
+    acceptor: Acceptor,
     commands: Arc<Mutex<Vec<Document>>>,
-    stop: Arc<AtomicBool>,
-    sockets: Arc<Mutex<Vec<TcpStream>>>,
-    accept: Option<JoinHandle<()>>,
 }
 
 impl CountingProxy {
     /// Listens on a free loopback port and forwards every connection to `upstream`.
     pub fn start(upstream: &ServerAddress) -> CountingProxy {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind the proxy");
-        let port = listener.local_addr().unwrap().port();
         let upstream = upstream.to_string();
         let commands = Arc::new(Mutex::new(Vec::new()));
-        let stop = Arc::new(AtomicBool::new(false));
-        let sockets = Arc::new(Mutex::new(Vec::new()));
-        let (c, s, socks) = (commands.clone(), stop.clone(), sockets.clone());
-        let accept = std::thread::spawn(move || {
-            for client in listener.incoming() {
-                if s.load(Ordering::SeqCst) {
-                    break;
-                }
-                let Ok(client) = client else { continue };
-                let Ok(server) = TcpStream::connect(&upstream) else {
-                    continue;
-                };
-                let _ = client.set_nodelay(true);
-                let _ = server.set_nodelay(true);
-                {
-                    let mut all = socks.lock().unwrap();
-                    all.push(client.try_clone().unwrap());
-                    all.push(server.try_clone().unwrap());
-                }
-                let (cr, sw) = (client.try_clone().unwrap(), server.try_clone().unwrap());
-                let recorded = c.clone();
-                std::thread::spawn(move || forward_requests(cr, sw, recorded));
-                std::thread::spawn(move || {
-                    let (mut from, mut to) = (server, client);
-                    let _ = std::io::copy(&mut from, &mut to);
-                    let _ = to.shutdown(Shutdown::Both);
-                    let _ = from.shutdown(Shutdown::Both);
-                });
+        let c = commands.clone();
+        let acceptor = Acceptor::start(move |client, sockets| {
+            let Ok(server) = TcpStream::connect(&upstream) else {
+                return;
+            };
+            let _ = client.set_nodelay(true);
+            let _ = server.set_nodelay(true);
+            {
+                let mut all = sockets.lock().unwrap();
+                all.push(client.try_clone().unwrap());
+                all.push(server.try_clone().unwrap());
             }
+            let (cr, sw) = (client.try_clone().unwrap(), server.try_clone().unwrap());
+            let recorded = c.clone();
+            std::thread::spawn(move || forward_requests(cr, sw, recorded));
+            std::thread::spawn(move || {
+                let (mut from, mut to) = (server, client);
+                let _ = std::io::copy(&mut from, &mut to);
+                let _ = to.shutdown(Shutdown::Both);
+                let _ = from.shutdown(Shutdown::Both);
+            });
         });
-        CountingProxy {
-            address: ServerAddress::tcp("127.0.0.1", port),
-            commands,
-            stop,
-            sockets,
-            accept: Some(accept),
-        }
+        CountingProxy { acceptor, commands }
     }
 
     pub fn address(&self) -> &ServerAddress {
-        &self.address
+        self.acceptor.address()
     }
 
     /// The command names seen so far, in order.
@@ -92,20 +73,6 @@ impl CountingProxy {
 
     pub fn clear(&self) {
         self.commands.lock().unwrap().clear();
-    }
-}
-
-impl Drop for CountingProxy {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        // Wake the accept loop.
-        let _ = TcpStream::connect(self.address.to_string());
-        for s in self.sockets.lock().unwrap().iter() {
-            let _ = s.shutdown(Shutdown::Both);
-        }
-        if let Some(t) = self.accept.take() {
-            let _ = t.join();
-        }
     }
 }
 

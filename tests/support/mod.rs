@@ -1,6 +1,7 @@
 //! Shared test support: the SecantusDB harness and the scripted wire server.
 #![allow(dead_code)]
 
+pub mod acceptor;
 pub mod certs;
 pub mod counting_proxy;
 pub mod detached;

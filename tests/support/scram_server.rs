@@ -10,10 +10,8 @@
 //! server shuts every socket down.
 
 use std::io::{Read, Write};
-use std::net::{Shutdown, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::net::TcpStream;
 use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
 
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
@@ -22,6 +20,8 @@ use bson::{doc, Binary, Bson, Document};
 use hmac::{Hmac, Mac};
 use mongopool::ServerAddress;
 use sha2::{Digest, Sha256};
+
+use super::acceptor::Acceptor;
 
 pub const USER: &str = "scram-user";
 pub const PASSWORD: &str = "scram-password";
@@ -38,11 +38,8 @@ pub struct ScramServerConfig {
 }
 
 pub struct ScramServer {
-    address: ServerAddress,
+    acceptor: Acceptor,
     commands: Arc<Mutex<Vec<String>>>,
-    stop: Arc<AtomicBool>,
-    sockets: Arc<Mutex<Vec<TcpStream>>>,
-    accept: Option<JoinHandle<()>>,
 }
 
 struct Keys {
@@ -68,53 +65,24 @@ fn keys() -> Keys {
 
 impl ScramServer {
     pub fn start(config: ScramServerConfig) -> ScramServer {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind the SCRAM server");
-        let port = listener.local_addr().unwrap().port();
         let commands = Arc::new(Mutex::new(Vec::new()));
-        let stop = Arc::new(AtomicBool::new(false));
-        let sockets = Arc::new(Mutex::new(Vec::new()));
-        let (c, s, socks) = (commands.clone(), stop.clone(), sockets.clone());
+        let c = commands.clone();
         let keys = Arc::new(keys());
-        let accept = std::thread::spawn(move || {
-            for socket in listener.incoming() {
-                if s.load(Ordering::SeqCst) {
-                    break;
-                }
-                let Ok(socket) = socket else { continue };
-                socks.lock().unwrap().push(socket.try_clone().unwrap());
-                let (c, keys) = (c.clone(), keys.clone());
-                std::thread::spawn(move || serve(socket, config, &keys, &c));
-            }
+        let acceptor = Acceptor::start(move |socket, sockets| {
+            sockets.lock().unwrap().push(socket.try_clone().unwrap());
+            let (c, keys) = (c.clone(), keys.clone());
+            std::thread::spawn(move || serve(socket, config, &keys, &c));
         });
-        ScramServer {
-            address: ServerAddress::tcp("127.0.0.1", port),
-            commands,
-            stop,
-            sockets,
-            accept: Some(accept),
-        }
+        ScramServer { acceptor, commands }
     }
 
     pub fn address(&self) -> &ServerAddress {
-        &self.address
+        self.acceptor.address()
     }
 
     /// The command names received, in order.
     pub fn commands(&self) -> Vec<String> {
         self.commands.lock().unwrap().clone()
-    }
-}
-
-impl Drop for ScramServer {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        let _ = TcpStream::connect(self.address.to_string());
-        for s in self.sockets.lock().unwrap().iter() {
-            let _ = s.shutdown(Shutdown::Both);
-        }
-        if let Some(t) = self.accept.take() {
-            let _ = t.join();
-        }
     }
 }
 
