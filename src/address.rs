@@ -13,6 +13,7 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
+use std::sync::Arc;
 
 use crate::error::{Error, Result};
 
@@ -29,6 +30,9 @@ use crate::error::{Error, Result};
 pub const DEFAULT_PORT: u16 = 27017;
 
 /// The address of one MongoDB server.
+///
+/// Cloning one is a reference-count increment (the host and path are shared, not copied), so
+/// every CMAP event can carry its pool's address without allocating.
 ///
 /// `Display` gives the form the CMAP events and log messages use: `host:port`, `[::1]:port` for
 /// IPv6 literals, and the path for Unix domain sockets.
@@ -49,14 +53,14 @@ pub enum ServerAddress {
     /// A host name or IP literal and a port.
     Tcp {
         /// Host name (lower-cased) or IP literal, without brackets.
-        host: String,
+        host: Arc<str>,
         /// The port.
         port: u16,
     },
     /// A Unix domain socket.
     Unix {
         /// The socket's path.
-        path: PathBuf,
+        path: Arc<Path>,
     },
 }
 
@@ -70,7 +74,7 @@ impl ServerAddress {
     /// ```
     pub fn tcp(host: impl Into<String>, port: u16) -> Self {
         ServerAddress::Tcp {
-            host: host.into().to_ascii_lowercase(),
+            host: host.into().to_ascii_lowercase().into(),
             port,
         }
     }
@@ -85,7 +89,9 @@ impl ServerAddress {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn unix(path: impl Into<PathBuf>) -> Self {
-        ServerAddress::Unix { path: path.into() }
+        ServerAddress::Unix {
+            path: Arc::from(path.into()),
+        }
     }
 
     /// The host name, IP literal or socket path (the CMAP log field `serverHost`).
@@ -97,7 +103,7 @@ impl ServerAddress {
     /// ```
     pub fn host(&self) -> std::borrow::Cow<'_, str> {
         match self {
-            ServerAddress::Tcp { host, .. } => host.as_str().into(),
+            ServerAddress::Tcp { host, .. } => std::borrow::Cow::Borrowed(host),
             ServerAddress::Unix { path } => path.to_string_lossy(),
         }
     }

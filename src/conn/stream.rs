@@ -192,7 +192,7 @@ pub(crate) fn connect(address: &ServerAddress, connect_timeout: Option<Duration>
             .map(Stream::Unix)
             .map_err(|e| Error::from_io(e, "connect", connect_timeout).with_address(address)),
         ServerAddress::Tcp { host, port } => {
-            let addrs: Vec<SocketAddr> = (host.as_str(), *port)
+            let addrs: Vec<SocketAddr> = (&**host, *port)
                 .to_socket_addrs()
                 .map_err(|e| dns_error(address, e.to_string()))?
                 .collect();
