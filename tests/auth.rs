@@ -18,7 +18,8 @@ use crossbeam_channel::Receiver;
 use mongopool::auth::{AuthMechanism, Credential};
 use mongopool::events::{CmapEvent, ConnectionCheckOutFailedReason};
 use mongopool::{
-    Client, ClientOptions, Connection, ConnectionOptions, ErrorKind, Pool, PoolOptions, ServerAddress, TcpEstablisher,
+    Client, ClientOptions, Connection, ConnectionOptions, ErrorKind, Pool, PoolOptions, ServerAddress, ServerType,
+    TcpEstablisher,
 };
 use support::counting_proxy::CountingProxy;
 use support::scram_server::{self, ScramServer, ScramServerConfig};
@@ -219,6 +220,57 @@ fn a_wrong_password_fails_check_out_with_an_authentication_error_and_no_label() 
         rx.try_iter().any(|e| matches!(e, CmapEvent::PoolCleared(_))),
         "an authentication failure clears the pool"
     );
+}
+
+/// cmap.md "Populating the Pool with a Connection": a population error MUST be handled via
+/// the SDAM machinery. A client's background minPoolSize connection that fails to
+/// authenticate marks the server Unknown (monitors do not authenticate, so only this can) and
+/// clears the pool, without the application checking anything out.
+#[test]
+fn a_failed_background_authentication_marks_the_server_unknown_through_the_client() {
+    let server = AuthServer::start();
+    let uri = format!(
+        "mongodb://{}:wrong@{}/?directConnection=true&minPoolSize=1&heartbeatFrequencyMS=60000",
+        BOTH.0,
+        server.address()
+    );
+    let (tx, rx) = crossbeam_channel::unbounded();
+    let client = Client::builder(ClientOptions::parse(&uri).unwrap())
+        .event_sender(tx)
+        .build()
+        .unwrap();
+    let address = server.address().clone();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let (mut seen_known, mut seen_unknown_after) = (false, false);
+    while std::time::Instant::now() < deadline && !seen_unknown_after {
+        match client.server_type(&address) {
+            Some(ServerType::Unknown) | None => seen_unknown_after = seen_known,
+            Some(_) => seen_known = true,
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    client.close();
+    assert!(seen_known, "the monitor (which does not authenticate) found the server");
+    assert!(
+        seen_unknown_after,
+        "the failed population marked the server Unknown again within 10 s"
+    );
+    let events: Vec<CmapEvent> = rx.try_iter().collect();
+    let closed_error = events.iter().any(|e| {
+        matches!(e, CmapEvent::ConnectionClosed(c)
+            if c.reason == mongopool::events::ConnectionClosedReason::Error)
+    });
+    assert!(
+        closed_error,
+        "the population's connection closed with reason error: {events:?}"
+    );
+    assert!(
+        events.iter().any(|e| matches!(e, CmapEvent::PoolCleared(_))),
+        "{events:?}"
+    );
+    assert!(!events
+        .iter()
+        .any(|e| matches!(e, CmapEvent::ConnectionCheckOutStarted(_))));
 }
 
 #[test]

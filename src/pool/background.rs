@@ -89,12 +89,17 @@ fn populate(shared: Arc<Shared>, pending: PendingConnection) {
     let result = shared
         .establisher
         .establish(&shared.address, pending.interrupter.clone());
+    // cmap.md "Populating the Pool with a Connection": an error MUST be handled via the SDAM
+    // machinery (Application Errors). A client's pool reports it to the client, which marks
+    // the server Unknown and clears this pool, or ignores it (an overloaded server).
+    shared.report_establishment_error(&result, &pending);
     let mut st = shared.state.lock();
     let mut closed = Vec::new();
     let result = result.and_then(|conn| st.admit(&pending, conn));
     // A failure in load-balanced mode must not trigger SDAM error handling (load-balancers.md
-    // "Initial Handshake Errors"), so the pool is not cleared and the next attempt waits for
-    // the next regular run instead of retrying at once.
+    // "Initial Handshake Errors"), and a client's pool has had its SDAM handling already: so
+    // the pool does not clear itself there, and the next attempt waits for the next regular
+    // run instead of retrying at once (an error that SDAM ignores must not become a loop).
     let mut retry_now = true;
     match result {
         Ok(mut conn) => {
@@ -115,7 +120,7 @@ fn populate(shared: Arc<Shared>, pending: PendingConnection) {
             let err = err.with_address(&shared.address);
             if st.phase == PoolState::Closed {
                 st.discard_pending(pending.id, ConnectionClosedReason::PoolClosed, None);
-            } else if st.services.is_some() {
+            } else if st.services.is_some() || shared.has_sdam_owner() {
                 log::warn!(
                     target: LOG_TARGET,
                     "background connection establishment to {} failed: {err}",
@@ -129,9 +134,9 @@ fn populate(shared: Arc<Shared>, pending: PendingConnection) {
                     "background connection establishment to {} failed; clearing the pool: {err}",
                     shared.address
                 );
-                // Handled as SDAM would handle a pre-handshake error: clear (which pauses the
-                // pool and stops population until it is ready again), then report the
-                // connection closed (pool-create-min-size-error.json).
+                // A pool of its own (no client): handled as SDAM would handle a pre-handshake
+                // error: clear (which pauses the pool and stops population until it is ready
+                // again), then report the connection closed (pool-create-min-size-error.json).
                 if pending.generation == st.generation {
                     st.clear(false, err.to_string());
                 }

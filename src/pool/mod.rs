@@ -666,11 +666,11 @@ impl Pool {
     }
 }
 
-/// What a client does with an error establishing a connection for a check-out, given the
-/// generation the connection was created in. It runs without the pool's lock and before the
-/// pool emits ConnectionClosed and ConnectionCheckOutFailed, so a clear it triggers (SDAM error
-/// handling; auth.md "Authentication Handshake") comes first in the event stream, as the CMAP
-/// logging tests expect.
+/// What a client does with an error establishing a connection (for a check-out or for
+/// minPoolSize), given the generation the connection was created in. It runs without the
+/// pool's lock and before the pool emits ConnectionClosed (and ConnectionCheckOutFailed), so a
+/// clear it triggers (SDAM error handling; auth.md "Authentication Handshake") comes first in
+/// the event stream, as the CMAP logging tests expect.
 pub(crate) type EstablishmentErrorHook = Arc<dyn Fn(&Error, u32) + Send + Sync>;
 
 /// Builds a [`Pool`] (see [`Pool::builder`]).
@@ -1103,6 +1103,22 @@ impl Shared {
         Err(err)
     }
 
+    /// Hands a failed establishment to the owner's SDAM error handling, if there is an owner
+    /// (see [`EstablishmentErrorHook`]). Called without the pool's lock: the hook may clear it.
+    pub(crate) fn report_establishment_error<T>(&self, result: &Result<T>, pending: &PendingConnection) {
+        if let (Err(err), Some(hook)) = (result, &self.on_establishment_error) {
+            // An interrupted establishment is the pool's own doing, not news about the server.
+            if !pending.interrupter.is_interrupted() {
+                hook(&err.clone().with_address(&self.address), pending.generation);
+            }
+        }
+    }
+
+    /// Whether an owner (a `Client`) handles establishment errors through SDAM.
+    pub(crate) fn has_sdam_owner(&self) -> bool {
+        self.on_establishment_error.is_some()
+    }
+
     /// Establishes a pending connection for the thread that checks it out, outside the lock.
     fn establish_for_check_out(
         self: &Arc<Self>,
@@ -1110,12 +1126,7 @@ impl Shared {
         started: Option<Instant>,
     ) -> Result<PooledConnection> {
         let result = self.establisher.establish(&self.address, pending.interrupter.clone());
-        if let (Err(err), Some(hook)) = (&result, &self.on_establishment_error) {
-            // An interrupted establishment is the pool's own doing, not news about the server.
-            if !pending.interrupter.is_interrupted() {
-                hook(&err.clone().with_address(&self.address), pending.generation);
-            }
-        }
+        self.report_establishment_error(&result, &pending);
         let mut st = self.state.lock();
         let mut closed = Vec::new();
         let result = result.and_then(|conn| st.admit(&pending, conn));
