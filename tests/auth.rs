@@ -119,6 +119,22 @@ fn pool_with(address: &ServerAddress, establisher: TcpEstablisher, max: u32) -> 
 }
 
 /// A command that needs an authenticated connection.
+/// A direct `Client` for alice with a wrong password, `query` added to its URI, and every
+/// pool's events from the start.
+fn wrong_password_client(server: &AuthServer, query: &str) -> (Client, Receiver<CmapEvent>) {
+    let uri = format!(
+        "mongodb://{}:wrong@{}/?directConnection=true&{query}",
+        BOTH.0,
+        server.address()
+    );
+    let (tx, rx) = crossbeam_channel::unbounded();
+    let client = Client::builder(ClientOptions::parse(&uri).unwrap())
+        .event_sender(tx)
+        .build()
+        .unwrap();
+    (client, rx)
+}
+
 fn find(conn: &mut Connection) -> mongopool::Result<Document> {
     conn.run_command("test", doc! { "find": "items", "filter": {} })
 }
@@ -202,16 +218,7 @@ fn a_wrong_password_fails_check_out_with_an_authentication_error_and_no_label() 
 
     // Through a client: the same error, and the server's pool is cleared (auth.md
     // "Authentication Handshake": mark the server Unknown and clear its pool).
-    let uri = format!(
-        "mongodb://{}:wrong@{}/?directConnection=true&serverSelectionTimeoutMS=5000",
-        BOTH.0,
-        server.address()
-    );
-    let (tx, rx) = crossbeam_channel::unbounded();
-    let client = Client::builder(ClientOptions::parse(&uri).unwrap())
-        .event_sender(tx)
-        .build()
-        .unwrap();
+    let (client, rx) = wrong_password_client(&server, "serverSelectionTimeoutMS=5000");
     let err = client.check_out().unwrap_err();
     assert!(matches!(err.kind(), ErrorKind::Authentication { .. }), "{err:?}");
     assert_eq!(err.error_labels().count(), 0, "{err:?}");
@@ -229,16 +236,7 @@ fn a_wrong_password_fails_check_out_with_an_authentication_error_and_no_label() 
 #[test]
 fn a_failed_background_authentication_marks_the_server_unknown_through_the_client() {
     let server = AuthServer::start();
-    let uri = format!(
-        "mongodb://{}:wrong@{}/?directConnection=true&minPoolSize=1&heartbeatFrequencyMS=60000",
-        BOTH.0,
-        server.address()
-    );
-    let (tx, rx) = crossbeam_channel::unbounded();
-    let client = Client::builder(ClientOptions::parse(&uri).unwrap())
-        .event_sender(tx)
-        .build()
-        .unwrap();
+    let (client, rx) = wrong_password_client(&server, "minPoolSize=1&heartbeatFrequencyMS=60000");
     let address = server.address().clone();
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     let (mut seen_known, mut seen_unknown_after) = (false, false);

@@ -144,7 +144,7 @@ impl PooledConnection {
     /// ```
     pub fn pin(&mut self, purpose: PinnedTo) {
         let mut st = self.shared.state.lock();
-        let conn = self.conn.as_mut().expect("PooledConnection used after check-in");
+        let conn = checked_out(&mut self.conn);
         st.unpin(conn.pinned.take());
         st.pin(purpose);
         conn.pinned = Some(purpose);
@@ -172,8 +172,7 @@ impl PooledConnection {
     /// ```
     pub fn unpin(&mut self) {
         let mut st = self.shared.state.lock();
-        let conn = self.conn.as_mut().expect("PooledConnection used after check-in");
-        st.unpin(conn.pinned.take());
+        st.unpin(checked_out(&mut self.conn).pinned.take());
     }
 
     /// What the connection is pinned to, if anything.
@@ -197,9 +196,17 @@ impl PooledConnection {
     }
 
     fn conn(&self) -> &Connection {
-        // Only `Drop` takes the connection out, and nothing can use the guard after that.
+        // See `checked_out`.
         self.conn.as_ref().expect("PooledConnection used after check-in")
     }
+}
+
+/// The guard's connection, mutably. With `PooledConnection::conn`, the guard's only `expect`s,
+/// and unreachable: the field is `Some` from `new` until `Drop` takes it, and nothing can use
+/// the guard after that. A function of the field, so that callers can hold the pool's lock
+/// (another field) at the same time.
+fn checked_out(conn: &mut Option<Box<Connection>>) -> &mut Connection {
+    conn.as_mut().expect("PooledConnection used after check-in")
 }
 
 impl Deref for PooledConnection {
@@ -211,8 +218,7 @@ impl Deref for PooledConnection {
 
 impl DerefMut for PooledConnection {
     fn deref_mut(&mut self) -> &mut Connection {
-        // See `conn()`.
-        self.conn.as_mut().expect("PooledConnection used after check-in")
+        checked_out(&mut self.conn)
     }
 }
 
